@@ -1,0 +1,151 @@
+"""Cleaned documents → sentence-aware passages with exact character spans.
+
+A passage is a run of whole sentences inside one section, at most ``max_words`` words long
+(a single longer sentence becomes a passage of its own), and each passage repeats the last
+``overlap_sentences`` sentences of the previous one so that a fact that straddles a boundary
+is still seen whole. Every passage satisfies ``doc.text[p.char_start:p.char_end] == p.text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+
+from crps_qa.types import CleanDocument, Passage
+
+# Words that end in a period without ending a sentence ("et al. 2009", "e.g. nausea").
+_ABBREVIATIONS = frozenset(
+    "al e.g i.e vs dr mr mrs ms prof fig figs no nos approx ca cf st resp eq ref refs vol pp inc"
+    " ltd co jr sr min max mg ml".split()
+)
+# A sentence ends at . ! ? (optionally followed by a closing quote, bracket or a citation
+# number like "disease.12") when whitespace and an upper-case letter, digit or opening bracket
+# follow. Paragraph breaks ("\n\n") always end a sentence.
+_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(?:\d+(?:[,–-]\d+)*)?(?=\s+["'“‘(\[]?[A-Z0-9])""")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_WORD = re.compile(r"\S+")
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at ``dot`` closes an abbreviation or an initial ("R. J. Smith")."""
+    start = dot
+    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "([":
+        start -= 1
+    word = text[start:dot].lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans ``(char_start, char_end)`` of the sentences of ``text[start:end]``, whitespace trimmed.
+
+    >>> split_sentences("Pain fell. It rose again.\\n\\nMethods")
+    [(0, 10), (11, 25), (27, 34)]
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for para_start, para_end in _paragraphs(text, start, end):
+        cursor = para_start
+        for match in _BOUNDARY.finditer(text, para_start, para_end):
+            if text[match.start()] == "." and _is_abbreviation(text, match.start()):
+                continue
+            spans.append((cursor, match.end()))
+            cursor = match.end()
+        spans.append((cursor, para_end))
+    return [span for span in (_trim(text, s, e) for s, e in spans) if span[0] < span[1]]
+
+
+def _paragraphs(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    cursor = start
+    for match in _PARAGRAPH.finditer(text, start, end):
+        yield cursor, match.start()
+        cursor = match.end()
+    yield cursor, end
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _section_bounds(doc: CleanDocument) -> list[tuple[int, int]]:
+    """Regions of text governed by one heading each (the text before the first heading too)."""
+    cuts = sorted({0, *(s.start for s in doc.sections if 0 < s.start < len(doc.text))})
+    return list(zip(cuts, [*cuts[1:], len(doc.text)], strict=True))
+
+
+def chunk_id(doc_id: str, text: str, ordinal: int = 0) -> str:
+    """Stable id: the same passage text in the same document always gets the same id."""
+    digest = hashlib.sha1(f"{doc_id}\0{text}".encode()).hexdigest()[:12]
+    return f"{doc_id}#{digest}" if ordinal == 0 else f"{doc_id}#{digest}-{ordinal}"
+
+
+def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentences: int = 1) -> list[Passage]:
+    """Split ``doc`` into passages of whole sentences, never crossing a section boundary.
+
+    e.g. sentences of 50, 40, 30 and 20 words with max_words=100, overlap 1:
+    passage 1 = s1+s2 (90 words; adding s3 would make 120), passage 2 = s2+s3+s4 (90 words).
+    """
+    if overlap_sentences < 0 or max_words < 1:
+        raise ValueError("max_words must be >= 1 and overlap_sentences >= 0")
+    passages: list[Passage] = []
+    seen: dict[str, int] = {}
+    for region_start, region_end in _section_bounds(doc):
+        sentences = split_sentences(doc.text, region_start, region_end)
+        for first, last in _windows(doc.text, sentences, max_words, overlap_sentences):
+            char_start, char_end = sentences[first][0], sentences[last][1]
+            text = doc.text[char_start:char_end]
+            if _is_label(doc, text):
+                continue
+            ordinal = seen.get(text, 0)
+            seen[text] = ordinal + 1
+            passages.append(
+                Passage(
+                    chunk_id=chunk_id(doc.doc_id, text, ordinal),
+                    doc_id=doc.doc_id,
+                    text=text,
+                    char_start=char_start,
+                    char_end=char_end,
+                    section=doc.section_at(char_start),
+                    page=doc.page_at(char_start),
+                )
+            )
+    return passages
+
+
+def _is_label(doc: CleanDocument, text: str) -> bool:
+    """True for a passage that is only the document's title line or its section's heading.
+
+    Such a passage carries no content of its own (the title and section are already part of
+    what the dense model sees for every passage) and would outrank real passages on title words.
+    """
+    if "\n" in text or text.rstrip().endswith((".", "!", "?")):
+        return False
+    key = _squash(text)
+    title = doc.text.split("\n", 1)[0]
+    return key in {_squash(title), *(_squash(s.title) for s in doc.sections)}
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def _windows(
+    text: str, sentences: list[tuple[int, int]], max_words: int, overlap: int
+) -> Iterator[tuple[int, int]]:
+    """Yield (first, last) sentence indices of each passage."""
+    counts = [len(_WORD.findall(text, s, e)) for s, e in sentences]
+    first = 0
+    while first < len(sentences):
+        last, words = first, counts[first]
+        while last + 1 < len(sentences) and words + counts[last + 1] <= max_words:
+            last += 1
+            words += counts[last]
+        yield first, last
+        if last + 1 >= len(sentences):
+            return
+        # Step back `overlap` sentences, but always move forward by at least one sentence.
+        first = max(first + 1, last + 1 - overlap)

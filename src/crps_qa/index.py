@@ -1,0 +1,234 @@
+"""The on-disk index: FAISS vectors + BM25 + passages + cleaned texts + a manifest.
+
+Layout (``index_dir``)::
+
+    current -> builds/20261122T101500-ab12      symlink, swapped atomically after a build
+    builds/<build id>/manifest.json             format, model, dimension, chunking, hashes, counts
+                     /documents.json            metadata + cleaned text + pages + sections
+                     /passages.jsonl            one Passage per line; line i is vector row i
+                     /dense.faiss               IndexFlatIP over unit vectors (inner product = cosine)
+                     /bm25/                     bm25s files
+
+A build is written to a fresh folder and only then made ``current``, so a crash or Ctrl-C
+mid-build leaves the previous index loadable. Vectors of passages whose text did not change are
+reused from the previous build (keyed by a hash of model + embedded text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from crps_qa.lexical import Bm25Index
+from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+BUILDS = "builds"
+KEEP_BUILDS = 2  # the new build and the one before it (a reader may still be loading it)
+
+
+@dataclass
+class IndexData:
+    """Everything a build produces, in memory. Row i of ``vectors`` is ``passages[i]``."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, DocumentInfo]
+    texts: dict[str, CleanDocument]
+    passages: list[Passage]
+    vectors: np.ndarray
+    dense: faiss.Index = field(repr=False)
+    bm25: Bm25Index = field(repr=False)
+    expansions: list[tuple[str, str]] = field(default_factory=list)  # (abbreviation/variant, other form)
+    path: Path | None = None
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+
+def vector_key(model: str, text: str) -> str:
+    """Cache key of one embedded text under one model."""
+    return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
+
+
+def make_dense(vectors: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder (a second ``crps-qa index`` waits)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_index(data: IndexData, index_dir: Path) -> Path:
+    """Write ``data`` as a new build and atomically make it current. Returns the build folder."""
+    builds = index_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    final = builds / data.build_id
+    tmp = builds / f".{data.build_id}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        faiss.write_index(data.dense, str(tmp / "dense.faiss"))
+        data.bm25.save(tmp / "bm25")
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
+            for passage in data.passages:
+                out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        docs = {
+            doc_id: {
+                "info": info.to_dict(),
+                "text": data.texts[doc_id].text,
+                "page_starts": list(data.texts[doc_id].page_starts),
+                "sections": [[s.start, s.title] for s in data.texts[doc_id].sections],
+            }
+            for doc_id, info in data.documents.items()
+        }
+        (tmp / "documents.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+        (tmp / "expansions.json").write_text(json.dumps(data.expansions, ensure_ascii=False), encoding="utf-8")
+        # The manifest goes last: a folder without one is never a complete build.
+        (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    link_tmp = index_dir / f".{CURRENT}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    link_tmp.symlink_to(Path(BUILDS) / data.build_id)
+    os.replace(link_tmp, index_dir / CURRENT)  # atomic on POSIX: readers see old or new
+    _prune(builds, keep=data.build_id)
+    return final
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _prune(builds: Path, keep: str) -> None:
+    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in done[:-KEEP_BUILDS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def new_build_id() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + f"-{now.microsecond:06d}"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def current_build(index_dir: Path) -> Path:
+    """Folder of the current build, or IndexMissingError naming the command that builds one."""
+    link = index_dir / CURRENT
+    if not link.exists():
+        raise IndexMissingError(
+            f"No index found in {index_dir}/. Build it with: crps-qa index --index {index_dir}"
+        )
+    return link.resolve()
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    build = current_build(index_dir)
+    try:
+        return json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"The index manifest in {build} is unreadable ({exc}). "
+            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+        ) from exc
+
+
+def check_compatible(manifest: dict[str, Any], index_dir: Path, *, model: str | None, dimension: int | None) -> None:
+    """Refuse an index built with another format, model or dimension."""
+    fix = f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {index_dir}/ has format version {manifest.get('format_version')}, "
+            f"this crps-qa reads version {FORMAT_VERSION}. {fix}"
+        )
+    if model is not None and manifest.get("model") != model:
+        raise IndexMismatchError(
+            f"The index in {index_dir}/ was built with model {manifest.get('model')!r} but the model "
+            f"setting is {model!r}. {fix} (or set CRPS_QA_MODEL={manifest.get('model')})"
+        )
+    if dimension is not None and manifest.get("dimension") != dimension:
+        raise IndexMismatchError(
+            f"The index in {index_dir}/ has {manifest.get('dimension')}-dimensional vectors but the "
+            f"model gives {dimension}. {fix}"
+        )
+
+
+def load_index(index_dir: Path, *, model: str | None = None, dimension: int | None = None) -> IndexData:
+    """Load the current build of ``index_dir``; refuse a missing, corrupt or incompatible one."""
+    manifest = read_manifest(index_dir)
+    check_compatible(manifest, index_dir, model=model, dimension=dimension)
+    build = current_build(index_dir)
+    try:
+        dense = faiss.read_index(str(build / "dense.faiss"))
+        docs = json.loads((build / "documents.json").read_text(encoding="utf-8"))
+        with open(build / "passages.jsonl", encoding="utf-8") as lines:
+            passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
+        bm25 = Bm25Index.load(build / "bm25", size=len(passages))
+        expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
+    except Exception as exc:  # noqa: BLE001 - any unreadable part means the same thing
+        raise IndexCorruptError(
+            f"The index in {build} is damaged ({type(exc).__name__}: {exc}). "
+            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+        ) from exc
+    if dense.ntotal != len(passages) or manifest.get("counts", {}).get("passages") != len(passages):
+        raise IndexCorruptError(
+            f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages). "
+            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+        )
+    texts = {
+        doc_id: CleanDocument(
+            doc_id=doc_id,
+            text=d["text"],
+            page_starts=tuple(d["page_starts"]),
+            sections=tuple(Section(start, title) for start, title in d["sections"]),
+        )
+        for doc_id, d in docs.items()
+    }
+    documents = {doc_id: DocumentInfo(**d["info"]) for doc_id, d in docs.items()}
+    vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, dense.d), np.float32)
+    return IndexData(manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build)

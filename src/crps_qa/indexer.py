@@ -1,0 +1,181 @@
+"""Build or refresh the index: corpus files → clean text → passages → vectors + BM25 → disk.
+
+    report = build(settings, embedder)            # incremental: reuses unchanged vectors
+    report = build(settings, embedder, rebuild=True)
+
+A file that cannot be read is reported in ``report.skipped`` and the rest still indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crps_qa.abbrev import QueryExpander, extract_abbreviations, merge
+from crps_qa.catalog import describe, load_catalog
+from crps_qa.chunk import chunk_document
+from crps_qa.embed import Embedder
+from crps_qa.errors import CrpsQaError, IngestError
+from crps_qa.index import (
+    FORMAT_VERSION,
+    IndexData,
+    build_lock,
+    load_index,
+    make_dense,
+    new_build_id,
+    read_manifest,
+    save_index,
+    utc_now,
+    vector_key,
+)
+from crps_qa.ingest import ingest_corpus
+from crps_qa.lexical import Bm25Index
+from crps_qa.normalize import normalize_document
+from crps_qa.settings import Settings
+from crps_qa.types import DocumentInfo, Passage, SkippedFile
+
+log = logging.getLogger(__name__)
+
+# Bump when the text given to the embedder changes shape, so cached vectors are not reused.
+EMBED_TEMPLATE = "title-section-text/1"
+
+
+def embedding_text(info: DocumentInfo, passage: Passage) -> str:
+    """What the dense model sees: the passage with its document title and section as context.
+
+    Context helps short passages ("Table 3 ...") land near questions that name the topic.
+    """
+    section = f"{passage.section}. " if passage.section else ""
+    return f"{info.title}. {section}{passage.text}"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    build_dir: Path
+    documents: int
+    passages: int
+    embedded: int  # vectors computed in this build
+    reused: int  # vectors taken from the previous build
+    skipped: tuple[SkippedFile, ...]
+    seconds: float
+
+
+def chunking_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "max_words": settings.chunk_max_words,
+        "overlap_sentences": settings.chunk_overlap_sentences,
+        "embed_template": EMBED_TEMPLATE,
+    }
+
+
+def is_stale(settings: Settings) -> str | None:
+    """Why the index must be (re)built, or None when it matches the corpus and settings."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except CrpsQaError as exc:
+        return str(exc)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return "index format changed"
+    if manifest.get("model") != settings.model:
+        return f"model changed ({manifest.get('model')} → {settings.model})"
+    if manifest.get("chunking") != chunking_settings(settings):
+        return "chunking settings changed"
+    report = ingest_corpus(settings.corpus_dir)
+    now = {raw.doc_id: raw.sha256 for raw in report.documents}
+    before = {doc_id: d["sha256"] for doc_id, d in manifest.get("documents", {}).items()}
+    if now != before:
+        changed = sorted(set(now.items()) ^ set(before.items()))
+        return f"corpus changed ({', '.join(sorted({d for d, _ in changed}))})"
+    return None
+
+
+def corpus_expansions(texts) -> list[tuple[str, str]]:  # noqa: ANN001 - Iterable[CleanDocument]
+    """Abbreviations the documents define, plus spelling variants the corpus actually uses."""
+    texts = list(texts)
+    abbreviations = merge(extract_abbreviations(t.text) for t in texts)
+    words = {w for t in texts for w in re.findall(r"[\w-]+", t.text.lower())}
+    return QueryExpander(abbreviations, words).pairs
+
+
+def _previous_vectors(settings: Settings) -> dict[str, np.ndarray]:
+    """Vectors of the current build by cache key, when it used the same model (else empty)."""
+    try:
+        old = load_index(settings.index_dir, model=settings.model)
+    except CrpsQaError:
+        return {}
+    keys = old.manifest.get("vector_keys", [])
+    if len(keys) != len(old.vectors):
+        return {}
+    return dict(zip(keys, old.vectors, strict=True))
+
+
+def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False) -> BuildReport:
+    """Index ``settings.corpus_dir`` into ``settings.index_dir`` (see module docstring)."""
+    started = time.perf_counter()
+    if embedder.name != settings.model:
+        raise CrpsQaError(f"Embedder {embedder.name!r} does not match the model setting {settings.model!r}.")
+    with build_lock(settings.index_dir):
+        report = ingest_corpus(settings.corpus_dir)
+        if not report.documents:
+            raise IngestError(
+                f"No readable documents in {settings.corpus_dir}/ "
+                f"({len(report.skipped)} skipped). Add .txt, .md or .pdf files and run crps-qa index again."
+            )
+        catalog = load_catalog(settings.corpus_dir)
+        texts, documents, passages, hashes = {}, {}, [], {}
+        for raw in report.documents:
+            clean = normalize_document(raw)
+            texts[raw.doc_id] = clean
+            documents[raw.doc_id] = describe(clean, raw.path, catalog)
+            doc_passages = chunk_document(
+                clean, max_words=settings.chunk_max_words, overlap_sentences=settings.chunk_overlap_sentences
+            )
+            passages.extend(doc_passages)
+            hashes[raw.doc_id] = {"sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages)}
+
+        inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
+        keys = [vector_key(settings.model, text) for text in inputs]
+        cache = {} if rebuild else _previous_vectors(settings)
+        todo = [i for i, key in enumerate(keys) if key not in cache]
+        fresh = embedder.encode([inputs[i] for i in todo], batch_size=settings.batch_size, progress=progress)
+        vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+        for row, i in enumerate(todo):
+            vectors[i] = fresh[row]
+        for i, key in enumerate(keys):
+            if key in cache:
+                vectors[i] = cache[key]
+
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "build_id": new_build_id(),
+            "built_at": utc_now(),
+            "model": settings.model,
+            "dimension": embedder.dimension,
+            "chunking": chunking_settings(settings),
+            "documents": hashes,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+            "counts": {"documents": len(documents), "passages": len(passages)},
+            "vector_keys": keys,
+        }
+        data = IndexData(
+            manifest, documents, texts, passages, vectors, make_dense(vectors),
+            Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()),
+        )
+        build_dir = save_index(data, settings.index_dir)
+    for skipped in report.skipped:
+        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+    return BuildReport(
+        build_dir=build_dir,
+        documents=len(documents),
+        passages=len(passages),
+        embedded=len(todo),
+        reused=len(passages) - len(todo),
+        skipped=report.skipped,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,59 @@
+"""BM25 over passages (bm25s), with a tokenizer that is the same at index and query time.
+
+    bm25 = Bm25Index.build(["Ketamine was infused at 14 mg/h."])
+    scores = bm25.scores("ketamine infusion")          # one score per passage
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+# "S-ketamine" → s, ketamine; "25mg/hr" → 25, mg, hr (so it matches "25 mg/hr"); "T0" stays t0;
+# "0.5" stays whole. Lone letters other than digits are noise and dropped below.
+_TOKEN = re.compile(r"[a-z]+\d*|\d+(?:\.\d+)?")
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("english")  # stateless and thread-safe for stemWords
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, split on non-alphanumerics, drop stop-words and lone letters, Snowball-stem."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return _STEMMER.stemWords(words)
+
+
+class Bm25Index:
+    """A BM25 index whose row i is passage i."""
+
+    def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self._model = model
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> Bm25Index:
+        model = bm25s.BM25(k1=k1, b=b)
+        # bm25s refuses an empty document list; a corpus of only empty passages cannot happen
+        # (the chunker drops them), but keep every row so ids line up.
+        model.index([tokenize(t) or ["\u2400"] for t in texts], show_progress=False)
+        return cls(model, len(texts))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for ``query`` (zeros when no query term is indexed)."""
+        vocab = self._model.vocab_dict
+        tokens = [t for t in tokenize(query) if t in vocab]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        self._model.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> Bm25Index:
+        model = bm25s.BM25.load(str(directory), show_progress=False)
+        return cls(model, size)

@@ -1,0 +1,109 @@
+"""The one entry object: builds every part from ``Settings`` and validates what callers send.
+
+    pipeline = Pipeline.open(Settings())              # loads the model and the current index
+    hits = pipeline.search("how long did pain relief last?", k=5)
+
+Front doors (CLI, HTTP service, evaluation) hold one Pipeline; nothing is global.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from crps_qa.embed import Embedder, load_embedder
+from crps_qa.errors import NotFoundError, QueryError
+from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
+from crps_qa.retrieve import Retriever
+from crps_qa.settings import MODES, Settings
+from crps_qa.types import Hit, Passage
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    k: int
+    mode: str
+    doc_ids: tuple[str, ...] = ()
+
+
+class Pipeline:
+    """Model + index + retriever for one index folder. Thread-safe: the loaded index is immutable
+    and is replaced as a whole by :meth:`reload_if_changed`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, data: IndexData) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._retriever = Retriever(data, embedder, settings)
+        self._swap = threading.Lock()
+
+    @staticmethod
+    def preflight(settings: Settings) -> None:
+        """Fail fast, before the slow model load, when there is no index or it used another model."""
+        manifest = read_manifest(settings.index_dir)
+        check_compatible(manifest, settings.index_dir, model=settings.model, dimension=None)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+        """Load the current index of ``settings.index_dir`` (refusing a mismatched one) and the model."""
+        cls.preflight(settings)
+        embedder = embedder or load_embedder(settings.model)
+        data = load_index(settings.index_dir, model=settings.model, dimension=embedder.dimension)
+        return cls(settings, embedder, data)
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._retriever
+
+    @property
+    def data(self) -> IndexData:
+        return self._retriever.data
+
+    def reload_if_changed(self) -> bool:
+        """Load a newer build if ``crps-qa index`` made one; requests in flight keep the old one."""
+        manifest = read_manifest(self.settings.index_dir)
+        if manifest.get("build_id") == self.data.build_id:
+            return False
+        with self._swap:
+            if read_manifest(self.settings.index_dir).get("build_id") == self.data.build_id:
+                return False
+            data = load_index(self.settings.index_dir, model=self.settings.model, dimension=self.embedder.dimension)
+            self._retriever = Retriever(data, self.embedder, self.settings)
+        return True
+
+    def validate(
+        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+    ) -> SearchRequest:
+        """Check a request and return it normalised, or raise QueryError saying what to change."""
+        s = self.settings
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("The query is empty. Type a question, e.g. 'What dose of ketamine was used?'")
+        query = " ".join(query.split())
+        if len(query) > s.max_query_chars:
+            raise QueryError(
+                f"The query is {len(query)} characters long; the limit is {s.max_query_chars}. Shorten it."
+            )
+        k = s.default_k if k is None else k
+        if not 1 <= k <= s.max_k:
+            raise QueryError(f"k must be between 1 and {s.max_k}, got {k}.")
+        if mode not in MODES:
+            raise QueryError(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
+        unknown = sorted(set(doc_ids) - set(self.data.documents))
+        if unknown:
+            raise NotFoundError(
+                f"Unknown document id(s): {', '.join(unknown)}. List them with: crps-qa documents"
+            )
+        return SearchRequest(query, k, mode, tuple(doc_ids))
+
+    def search(
+        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+    ) -> list[Hit]:
+        request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids)
+        return self._retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+
+    def passage(self, chunk_id: str) -> Passage:
+        for passage in self.data.passages:
+            if passage.chunk_id == chunk_id:
+                return passage
+        raise NotFoundError(f"No passage with id {chunk_id!r} in the current index.")

