@@ -249,6 +249,34 @@ def _eval_beir(directory: Path, settings: Settings, modes: list[str], cache: Pat
                    f"{result.query_ms_median[mode]:.1f} |")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,
+    index_dir: IndexOpt = None,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between index checks (0 = off).")] = 5.0,
+) -> None:
+    """Run the HTTP service (JSON API, OpenAPI docs at /docs). It starts without an index and
+    picks up every new build of `crps-qa index` without a restart.
+
+    Examples: crps-qa serve
+              crps-qa serve --port 8080 --index other-index
+    """
+    import uvicorn
+    from pydantic import ValidationError
+
+    from crps_qa.api import create_app
+
+    try:
+        settings = _settings(api_host=host, api_port=port, index_dir=index_dir)
+    except ValidationError as exc:  # e.g. a port out of range
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise fail(ConfigError(f"Invalid option: {problems}.")) from exc
+    logging.getLogger("crps_qa").setLevel(logging.INFO)
+    application = create_app(settings, poll_seconds=poll or None)
+    uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_level="info")
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

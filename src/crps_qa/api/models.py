@@ -1,0 +1,158 @@
+"""Request and response bodies of the HTTP service: the only place crps-qa uses pydantic models.
+
+Response models mirror the records' ``to_dict`` contracts field for field (``Hit.to_dict()``,
+``Answer.to_dict()``), so a hit from ``GET /search`` is the same JSON as one from ``crps-qa search --json``.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from crps_qa.settings import MODES
+
+QUESTION = "What was the highest ketamine infusion rate?"
+MODE_DOC = "hybrid (dense + BM25 fused), dense (embedding similarity) or bm25 (keywords)."
+K_DOC = "Number of passages, 1 to max_k (50 unless configured); default_k (5) when omitted."
+DOC_ID_DOC = "Only passages from this document id (repeatable); see GET /documents."
+_mode_schema = {
+    "enum": list(MODES)
+}  # documented as an enum, checked by Pipeline.validate for a clear message
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(
+        examples=["The query is empty. Type a question, e.g. 'What dose of ketamine was used?'"]
+    )
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"query": QUESTION, "k": 3, "mode": "hybrid"}]},
+    )
+
+    query: str = Field(
+        validation_alias=AliasChoices("query", "q"),
+        description="The question or keywords (`q` also accepted).",
+    )
+    k: int | None = Field(None, description=K_DOC)
+    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=_mode_schema)
+    doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
+
+
+class AskIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"question": QUESTION, "k": 5}]}
+    )
+
+    question: str = Field(description="A question about CRPS or its treatment with ketamine.")
+    k: int | None = Field(None, description="Passages to draw the answer from; " + K_DOC)
+    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=_mode_schema)
+    doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
+
+
+class PassageOut(BaseModel):
+    """A passage with its citation: ``document_text[char_start:char_end] == text``."""
+
+    doc_id: str
+    title: str
+    section: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    chunk_id: str
+    text: str
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    doc_id: str
+    title: str
+    section: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    chunk_id: str
+    text: str
+
+
+class SearchOut(BaseModel):
+    query: str = Field(description="The query as searched (whitespace collapsed).")
+    mode: str
+    k: int
+    hits: list[HitOut]
+
+
+class PassageContextOut(BaseModel):
+    passage: PassageOut
+    previous: PassageOut | None = Field(description="The passage before it in the same document, if any.")
+    next: PassageOut | None = Field(description="The passage after it in the same document, if any.")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    authors: str | None
+    year: int | None
+    venue: str | None
+    study_type: str | None
+    path: str
+    passages: int = Field(description="Number of indexed passages.")
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]
+
+
+class SectionOut(BaseModel):
+    title: str
+    char_start: int
+
+
+class DocumentDetailOut(DocumentOut):
+    chars: int = Field(description="Length of the cleaned text that char_start/char_end index.")
+    pages: int | None = Field(description="Page count (PDFs); null for plain text.")
+    sections: list[SectionOut]
+    text: str | None = Field(description="The cleaned text, when asked for with include_text=true.")
+
+
+class CitationOut(BaseModel):
+    marker: int
+    doc_id: str
+    title: str
+    section: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    quote: str
+    chunk_id: str
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str
+    refused: bool
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[HitOut]
+
+
+class HealthOut(BaseModel):
+    status: str = Field("ok", examples=["ok"])
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    detail: str | None = Field(description="Why the service is not ready and how to fix it; null when ready.")
+    index_dir: str
+    model: str
+    build_id: str | None
+    built_at: str | None = Field(description="When the served index was built (UTC, ISO 8601).")
+    documents: int
+    passages: int
+    checked_at: str | None = Field(description="When the index folder was last checked for a new build.")
+
+
+class ReloadOut(ReadyOut):
+    reloaded: bool = Field(description="True when this call loaded a new index build.")
