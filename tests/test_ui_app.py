@@ -1,0 +1,238 @@
+"""The Streamlit pages under AppTest, talking HTTP to a tiny fake of the service on 127.0.0.1.
+
+The fake answers the contract's routes from canned JSON and records every request, so the tests
+check both what the pages show and what they asked the service for.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+
+TEXT = "Ketamine was started at 10 mg/h. The maximum infusion rate was 40 mg/h. Pain fell."
+QUOTE = "The maximum infusion rate was 40 mg/h."
+HIT = {"rank": 1, "score": 0.91, "doc_id": "dosing", "title": "Ketamine dosing in CRPS", "section": "Methods",
+       "page": 2, "char_start": 1000, "char_end": 1000 + len(TEXT), "chunk_id": "dosing#a1", "text": TEXT}
+RELATED = {**HIT, "rank": 2, "score": 0.42, "doc_id": "skin", "title": "Skin temperature", "section": None,
+           "page": None, "char_start": 0, "char_end": 32, "chunk_id": "skin#b2",
+           "text": "The foot was <b>cold</b> at first."}
+START = 1000 + TEXT.index(QUOTE)  # the quote's offset in the document
+CITATION = {"marker": 1, "doc_id": "dosing", "title": "Ketamine dosing in CRPS", "section": "Methods",
+            "page": 2, "char_start": START, "char_end": START + len(QUOTE), "quote": QUOTE,
+            "chunk_id": "dosing#a1"}
+ANSWER = {"question": "What was the maximum infusion rate?", "answer": f"{QUOTE} [1]", "refused": False,
+          "confidence": 0.83, "citations": [CITATION], "passages": [HIT, RELATED]}
+REFUSAL = {"question": "Who won the 1998 World Cup?", "refused": True, "confidence": 0.05, "citations": [],
+           "answer": "Not found in the corpus: none of the indexed papers answers this question.",
+           "passages": [RELATED]}
+DOCUMENTS = {"documents": [
+    {"doc_id": "dosing", "title": "Ketamine dosing in CRPS", "study_type": "retrospective cohort",
+     "year": 2021, "authors": "Mackay et al.", "venue": "Pain Medicine", "path": "corpus/dosing.txt",
+     "passages": 12},
+    {"doc_id": "skin", "title": "Skin temperature", "study_type": "case report", "year": None,
+     "authors": None, "venue": None, "path": "corpus/skin.txt", "passages": 3},
+]}
+READY = {"ready": True, "detail": None, "index_dir": "index", "model": "all-MiniLM-L6-v2", "build_id": "b1",
+         "built_at": "2025-01-01T00:00:00+00:00", "documents": 2, "passages": 15, "checked_at": None}
+
+
+class FakeApi:
+    """Routes → canned JSON; ``requests`` holds (method, path, query, body) of every call."""
+
+    def __init__(self) -> None:
+        self.ready: tuple[int, dict[str, Any]] = (200, READY)
+        self.answers: dict[str, dict[str, Any]] = {ANSWER["question"]: ANSWER, REFUSAL["question"]: REFUSAL}
+        self.requests: list[tuple[str, str, dict, dict | None]] = []
+
+    def respond(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, Any]:
+        self.requests.append((method, path, query, body))
+        if path == "/ready":
+            return self.ready
+        if path == "/documents":
+            return 200, DOCUMENTS
+        if method == "POST" and path == "/ask":
+            if not body["question"].strip():
+                return 422, {"detail": "The question is empty."}
+            return 200, self.answers.get(body["question"], {**ANSWER, "question": body["question"]})
+        if path.startswith("/passages/"):
+            chunk_id = unquote(path.removeprefix("/passages/"))
+            hit = {h["chunk_id"]: h for h in (HIT, RELATED)}.get(chunk_id)
+            if hit is None:
+                return 404, {"detail": f"No passage with id {chunk_id!r}."}
+            before = {**hit, "text": "Before that, the patient was assessed.", "char_end": hit["char_start"]}
+            return 200, {"passage": hit, "previous": before, "next": None}
+        return 404, {"detail": "Not Found"}
+
+    def asked(self) -> list[dict]:
+        return [body for method, path, _, body in self.requests if path == "/ask"]
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch):
+    api = FakeApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, method: str) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            status, payload = api.respond(method, url.path, parse_qs(url.query), body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._answer("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer("POST")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("CRPS_QA_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    yield api
+    server.shutdown()
+    server.server_close()
+
+
+def run_app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=20).run()
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.text_input(key="question_box").input(question)
+    (submit,) = [b for b in at.button if b.proto.is_form_submitter]
+    return submit.click().run()
+
+
+def test_answer_shows_markers_cited_sentence_highlighted_and_source_cards(fake_api):
+    at = run_app()
+    assert not at.exception
+    at = ask(at, ANSWER["question"])
+    assert not at.exception
+    html = markdown(at)
+    assert '<sup class="cq-marker"' in html and ">[1]</sup>" in html
+    term = '<span class="cq-term">{}</span>'.format
+    cited = f'The {term("maximum")} {term("infusion")} {term("rate")} was 40 mg/h.'
+    assert f'<mark class="cq-cite">{cited}</mark>' in html
+    assert "Ketamine dosing in CRPS" in html and "Methods · p. 2 · score 0.910" in html
+    assert "&lt;b&gt;cold&lt;/b&gt;" in html and "<b>cold</b>" not in html  # passage text is escaped
+    assert [s.value for s in at.subheader] == ["Sources", "Other retrieved passages"]
+    assert any("not medical advice" in c.value for c in at.caption)
+
+
+def test_refusal_shows_not_found_and_related_passages(fake_api):
+    at = ask(run_app(), REFUSAL["question"])
+    html = markdown(at)
+    assert "Not found in the corpus" in html and "cq-refused" in html
+    assert "Related passages" in [s.value for s in at.subheader]
+    assert "Skin temperature" in html and '<mark class="cq-cite"' not in html
+
+
+def test_example_button_asks_its_question(fake_api):
+    at = run_app()
+    at.button(key="example-0").click().run()
+    assert fake_api.asked()[-1]["question"] == "What was the highest ketamine infusion rate?"
+    assert at.text_input(key="question_box").value == "What was the highest ketamine infusion rate?"
+
+
+def test_sidebar_choices_are_sent_to_the_api(fake_api):
+    at = run_app()
+    assert at.sidebar.selectbox(key="doc_id").options == ["All documents", "Ketamine dosing in CRPS",
+                                                          "Skin temperature"]
+    at.sidebar.radio(key="mode").set_value("bm25")
+    at.sidebar.slider(key="k").set_value(12)
+    at.sidebar.selectbox(key="doc_id").set_value("skin")
+    ask(at, ANSWER["question"])
+    assert fake_api.asked()[-1] == {"question": ANSWER["question"], "k": 12, "mode": "bm25", "doc_id": "skin"}
+
+
+def test_expanding_a_card_loads_the_surrounding_passage(fake_api):
+    at = ask(run_app(), ANSWER["question"])
+    assert not [r for r in fake_api.requests if r[1].startswith("/passages/")]  # nothing fetched while closed
+    assert at.expander[0].label == "Read the surrounding text"
+    at.session_state["context-0-dosing#a1"] = True  # what opening the first card's expander sets
+    at.run()
+    fetched = [path for _, path, _, _ in fake_api.requests if path.startswith("/passages/")]
+    assert fetched == ["/passages/dosing%23a1"]  # fetched once opened, with the '#' URL-encoded
+    assert "Before that, the patient was assessed." in markdown(at)
+
+
+def test_empty_question_is_not_sent(fake_api):
+    at = ask(run_app(), "   ")
+    assert not fake_api.asked() and any("Type a question" in w.value for w in at.warning)
+
+
+def test_service_down_says_how_to_start_it(monkeypatch):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("CRPS_QA_API_URL", f"http://127.0.0.1:{port}")
+    at = run_app()
+    assert not at.exception
+    assert "not reachable" in at.error[0].value and f"127.0.0.1:{port}" in at.error[0].value
+    assert "crps-qa serve" in at.code[0].value and "scripts/start.sh" in at.code[0].value
+    assert not at.text_input  # no question box without a service
+
+
+def test_service_without_index_says_how_to_build_one(fake_api):
+    fake_api.ready = (503, {**READY, "ready": False, "build_id": None, "detail": "No index in index/."})
+    at = run_app()
+    assert "no index loaded" in at.warning[0].value and "crps-qa index" in at.code[0].value
+
+
+def test_corpus_page_lists_documents_with_metadata(fake_api):
+    at = run_app()
+    at.switch_page("pages/corpus.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Title"]) == ["Ketamine dosing in CRPS", "Skin temperature"]
+    assert list(table["Passages"]) == [12, 3] and list(table["Year"]) == ["2021", "—"]
+    assert "2 documents · 15 passages" in at.caption[0].value
+
+
+def test_evaluation_page_charts_the_report(fake_api, tmp_path, monkeypatch):
+    report = {"modes": ["bm25", "hybrid"], "questions": 40,
+              "metrics": {"bm25": {"hit_rate@1": 0.5, "hit_rate@5": 0.8, "mrr@10": 0.6, "ndcg@10": 0.65},
+                          "hybrid": {"hit_rate@1": 0.6, "hit_rate@5": 0.9, "mrr@10": 0.7, "ndcg@10": 0.75}},
+              "curves": {"bm25": [0.5 + i / 40 for i in range(10)],
+                         "hybrid": [0.6 + i / 40 for i in range(10)]}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    monkeypatch.setenv("CRPS_UI_EVAL_DIR", str(tmp_path))
+    at = run_app()
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["mode"]) == ["bm25", "hybrid"]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # recall-at-k lines and headline bars
+    assert "40 answerable questions" in at.caption[1].value
+
+
+def test_evaluation_page_without_report_names_the_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRPS_UI_EVAL_DIR", str(tmp_path))
+    monkeypatch.setenv("CRPS_QA_API_URL", "http://127.0.0.1:9")  # works with the service down
+    at = run_app()
+    at.switch_page("pages/evaluation.py").run()
+    assert not at.exception
+    assert "crps-qa eval --report eval/report.md" in at.code[0].value

@@ -1,0 +1,88 @@
+"""The UI's HTML helpers: spans from citations, highlighting, escaping, context trimming."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ui import render  # noqa: E402
+
+TEXT = "Ketamine was started at 10 mg/h. The maximum infusion rate was 40 mg/h. Pain fell."
+HIT = {"rank": 1, "score": 0.8123, "doc_id": "dosing", "title": "Dosing <study>", "section": "Methods",
+       "page": 3, "char_start": 1000, "char_end": 1000 + len(TEXT), "chunk_id": "dosing#a", "text": TEXT}
+QUOTE = "The maximum infusion rate was 40 mg/h."
+CITATION = {"marker": 1, "doc_id": "dosing", "title": "Dosing", "section": "Methods", "page": 3,
+            "char_start": 1000 + TEXT.index(QUOTE), "char_end": 1000 + TEXT.index(QUOTE) + len(QUOTE),
+            "quote": QUOTE, "chunk_id": "dosing#a"}
+
+
+def test_cited_span_is_the_citation_offset_minus_the_passage_offset():
+    start = TEXT.index(QUOTE)  # 33 = 1033 - 1000
+    assert render.cited_spans(HIT, [CITATION]) == [(start, start + len(QUOTE), 1)]
+
+
+def test_citation_from_another_document_or_outside_the_passage_is_ignored():
+    assert render.cited_spans(HIT, [{**CITATION, "doc_id": "skin"}]) == []
+    outside = {**CITATION, "char_start": 5000, "char_end": 5030}
+    assert render.cited_spans(HIT, [outside]) == []
+
+
+def test_citation_reaching_past_an_overlapping_passage_is_clipped():
+    shifted = {**HIT, "char_start": HIT["char_start"] + 40, "text": TEXT[40:]}  # starts mid-quote
+    assert render.cited_spans(shifted, [CITATION]) == [(0, TEXT.index(QUOTE) + len(QUOTE) - 40, 1)]
+
+
+def test_wrong_offsets_fall_back_to_finding_the_quote():
+    wrong = {**CITATION, "char_start": 1001, "char_end": 1001 + len(QUOTE)}
+    start = TEXT.index(QUOTE)
+    assert render.cited_spans(HIT, [wrong]) == [(start, start + len(QUOTE), 1)]
+
+
+def test_highlight_marks_the_cited_sentence_and_query_terms():
+    start = TEXT.index(QUOTE)
+    out = render.highlight(TEXT, [(start, start + len(QUOTE), 1)], ["infusion"])
+    term = '<span class="cq-term">infusion</span>'
+    assert f'<mark class="cq-cite">The maximum {term} rate was 40 mg/h.</mark>' in out
+    assert out.startswith("Ketamine was started at 10 mg/h. <mark")
+
+
+@pytest.mark.parametrize("nasty", ["<script>alert(1)</script>", "a & b", "cost $5 and $6", "x\n\ny"])
+def test_highlight_escapes_html_and_never_starts_markdown(nasty):
+    out = render.highlight(nasty, [(0, len(nasty), 1)])
+    assert "<script>" not in out and "\n" not in out and "$" not in out
+
+
+def test_query_terms_drop_stop_words_and_plural_s():
+    assert render.query_terms("What were the infusion rates for patients?") == ["infusion", "rate"]
+
+
+def test_answer_markers_become_superscripts_with_the_source_as_tooltip():
+    out = render.answer_html({"answer": "The rate was 40 mg/h [1].", "citations": [CITATION]})
+    assert '<sup class="cq-marker" title="Dosing — Methods · p. 3">[1]</sup>' in out
+
+
+def test_card_shows_title_location_score_and_escapes_the_title():
+    out = render.card_html(HIT, citations=[CITATION])
+    assert "Dosing &lt;study&gt;" in out and "Methods · p. 3 · score 0.812 · dosing" in out
+    assert '<span class="cq-marker">[1]</span>' in out and 'class="cq-cite"' in out
+
+
+def test_cited_passages_come_first_in_marker_order():
+    other = {**HIT, "rank": 1, "chunk_id": "other", "doc_id": "skin", "text": "Skin warmed."}
+    cited = {**HIT, "rank": 2}
+    first, rest = render.order_sources({"passages": [other, cited], "citations": [CITATION]})
+    assert [h["chunk_id"] for h in first] == ["dosing#a"] and [h["chunk_id"] for h in rest] == ["other"]
+
+
+def test_context_shows_neighbours_without_the_overlapping_sentence():
+    previous = {"text": "Before. Ketamine was started at 10 mg/h.", "char_start": 960, "char_end": 1032}
+    previous["char_start"] = previous["char_end"] - len(previous["text"])
+    nxt = {"text": "Pain fell. After.", "char_start": HIT["char_end"] - len("Pain fell."), "char_end": 0}
+    out = render.context_html({"passage": HIT, "previous": previous, "next": nxt}, citations=[CITATION])
+    assert '<span class="cq-context">Before. </span>Ketamine' in out
+    assert 'Pain fell.<span class="cq-context"> After.</span>' in out
+    assert 'class="cq-cite"' in out
