@@ -2,6 +2,7 @@
 
     pipeline = Pipeline.open(Settings())              # loads the model and the current index
     hits = pipeline.search("how long did pain relief last?", k=5)
+    answer = pipeline.ask("how long did pain relief last?")   # cited sentences, or a refusal
 
 Front doors (CLI, HTTP service, evaluation) hold one Pipeline; nothing is global.
 """
@@ -12,12 +13,13 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
 from crps_qa.embed import Embedder, load_embedder
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
 from crps_qa.retrieve import Retriever
 from crps_qa.settings import MODES, Settings
-from crps_qa.types import Hit, Passage
+from crps_qa.types import Answer, Hit, Passage
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder
         self._retriever = Retriever(data, embedder, settings)
+        self._answerer: Answerer | None = None  # built on first ask (it indexes term statistics)
         self._swap = threading.Lock()
 
     @staticmethod
@@ -101,6 +104,31 @@ class Pipeline:
     ) -> list[Hit]:
         request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids)
         return self._retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+
+    def ask(
+        self, question: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+    ) -> Answer:
+        """An extractive answer with exact citations, or a refusal; ``k`` passages come with it.
+
+        Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
+        request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)
+        retriever = self._retriever
+        hits = retriever.search(
+            request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids
+        )
+        return self.answerer(retriever).answer(request.query, hits, k=request.k)
+
+    def answerer(self, retriever: Retriever | None = None) -> Answerer:
+        """The answerer over ``retriever``'s index (the current one by default), built once per index."""
+        retriever = retriever or self._retriever
+        answerer = self._answerer
+        if answerer is None or answerer.data is not retriever.data:
+            answerer = Answerer(
+                retriever.data, self.embedder,
+                refusal_threshold=self.settings.refusal_threshold, expander=retriever.expander,
+            )
+            self._answerer = answerer
+        return answerer
 
     def passage(self, chunk_id: str) -> Passage:
         for passage in self.data.passages:

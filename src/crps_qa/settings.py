@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     query_expansion: bool = Field(
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
+    refusal_threshold: float = Field(
+        0.22,
+        ge=-1.0,
+        le=1.0,
+        description="Least evidence score (best answer sentence, minus a penalty for question terms the "
+        "corpus never uses) at which `ask` answers instead of refusing; calibrated in eval/TUNING.md.",
+    )
     default_k: int = Field(5, ge=1, le=50, description="Passages returned when k is not given.")
     max_k: int = Field(50, ge=1, le=1000, description="Largest k a caller may ask for.")
     max_query_chars: int = Field(1000, ge=10, description="Longest accepted query, in characters.")

@@ -1,0 +1,249 @@
+"""Extractive answers: the retrieved sentences that best answer a question, each cited exactly.
+
+    answerer = Answerer(index_data, embedder, refusal_threshold=0.22)
+    answer = answerer.answer("What dose of S-ketamine was used?", hits)   # hits: hybrid search, top 10
+    answer.answer        # "The maximum dose was 14 mg/h. [1]"  (or REFUSAL)
+    answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)
+
+No language model writes anything: every answer sentence is a verbatim sentence of a cleaned
+document, cut by :func:`crps_qa.chunk.split_sentences`, so ``text[char_start:char_end] == quote``.
+
+How a sentence is scored (all parts in [0, 1]):
+
+* ``dense``   cosine of question and sentence under the pipeline's embedding model;
+* ``overlap`` IDF-weighted share of the question's terms the sentence contains (both sides
+  expanded with the corpus's abbreviations, so "CRPS" matches "complex regional pain syndrome");
+* ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
+  what dose / rate / percentage ...) and the sentence states a number, else 0;
+* ``passage`` the fused retrieval score of the passage the sentence came from.
+
+The best sentence is kept, then up to two more that score close to it and are not near-duplicates
+of a sentence already taken (overlapping passages repeat sentences).
+
+Refusal: a question is answered only when its *evidence* reaches ``refusal_threshold``. Evidence
+is the best sentence's score, lowered by the share (IDF-weighted) of the question's terms that
+occur nowhere in the corpus: a question about "lidocaine" over papers that never mention it is
+not answered by a sentence that merely talks about CRPS pain.
+
+Confidence: ``confidence = 1 / (1 + exp(-(CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT))))``,
+a logistic fit on the dev split of ``eval/questions.jsonl`` of "the answer contains an expected
+answer string" (unanswerable questions count as wrong) against evidence. It reads as the share of
+answers at that evidence level that were right on the eval set; a refusal reports the same
+estimate for the answer it withheld. See eval/TUNING.md for how the numbers were chosen.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crps_qa.abbrev import QueryExpander
+from crps_qa.chunk import split_sentences
+from crps_qa.embed import Embedder
+from crps_qa.index import IndexData
+from crps_qa.lexical import tokenize
+from crps_qa.types import Answer, Citation, Hit
+
+# ----------------------------------------------------------------------------- fixed texts
+REFUSAL = "Not found in the corpus: none of the indexed papers clearly answers this question."
+REFUSAL_RELATED = "The closest passages are listed as related reading."
+MARKER = "[{n}]"  # placed after each answer sentence; n is the citation's number
+NO_PASSAGES = "No passage matches this question."
+
+# ----------------------------------------------------------------------------- tuning
+CANDIDATE_PASSAGES = 10  # sentences are drawn from this many hits (answer recall @10 >> @5)
+MAX_SENTENCES = 3
+EXTRA_MARGIN = 0.15  # a 2nd/3rd sentence must score within this of the best one
+DIVERSITY = 0.1  # maximal-marginal-relevance penalty on similarity to sentences already taken
+DUPLICATE_JACCARD = 0.7  # sentences sharing this share of their terms count as the same ...
+DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this close
+MIN_WORDS = 3  # shorter "sentences" are headings or table labels
+WEIGHTS = {"dense": 0.35, "overlap": 0.30, "quantity": 0.15, "passage": 0.20}
+UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
+CONFIDENCE_SLOPE = 6.4  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.37
+
+# What a question asks for → what a sentence that answers it contains. A question can ask for
+# several kinds ("at what rate and for how long"); a sentence matching any of them scores.
+_NUM = (r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+        r"forty|fifty)")
+ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(asks, re.IGNORECASE), re.compile(says, re.IGNORECASE))
+    for asks, says in (
+        (r"\bhow old\b|\bwhat age\b|\bage\b", rf"\b{_NUM}[- ]year[- ]old\b|\baged? {_NUM}\b"),
+        (r"\b(dose|doses|dosing|rate|mg|how much)\b",
+         rf"{_NUM}\s*(mg|µg|mcg|g|ml|MME)\b|mg/|mg\b"),
+        (r"\bhow long\b|\bhow (quickly|soon)\b|\bduration\b|\bhow many (days|weeks|months|years|hours)\b|"
+         r"\bwhen\b|\blast\b",
+         rf"{_NUM}\s*(?:[–-]\s*{_NUM}\s*)?(min|minutes?|hours?|h|hrs?|days?|weeks?|months?|years?)\b"),
+        (r"\b(percent|percentage|proportion|fraction|share|how common|how many|prevalence|incidence)\b",
+         rf"\d\s*%|\b{_NUM} of (the )?{_NUM}\b|\bper 100"),
+        (r"\btemperature|\bdegrees?\b|\bwarm|\bcold", r"°\s*[FC]|\bdegrees?\b"),
+        (r"\bhow often\b|\bfrequen", r"\btimes\b|\b(daily|weekly|twice|per (day|week))\b"),
+        (r"\bhow many\b", rf"\b{_NUM}\b"),
+    )
+)
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence states the kind of quantity the question asks for, else 0."""
+    asked = [says for asks, says in ANSWER_TYPES if asks.search(question)]
+    return float(any(says.search(sentence) for says in asked))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One candidate sentence with its exact span, the hit it came from, and its score parts."""
+
+    doc_id: str
+    char_start: int
+    char_end: int
+    quote: str
+    hit: Hit
+    dense: float
+    overlap: float
+    quantity: float
+    passage: float
+    vector: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def score(self) -> float:
+        return (WEIGHTS["dense"] * self.dense + WEIGHTS["overlap"] * self.overlap
+                + WEIGHTS["quantity"] * self.quantity + WEIGHTS["passage"] * self.passage)
+
+
+def confidence(evidence: float) -> float:
+    """Calibrated probability that an answer at this evidence level is right (see module doc)."""
+    return 1.0 / (1.0 + math.exp(-CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT)))
+
+
+class Answerer:
+    """Chooses and cites answer sentences from retrieved hits. Thread-safe (the cache is locked)."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, *, refusal_threshold: float,
+                 expander: QueryExpander | None = None) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.refusal_threshold = refusal_threshold
+        self.expander = expander or QueryExpander({})
+        tokens = [set(self._terms(p.text)) for p in data.passages]
+        df: dict[str, int] = {}
+        for terms in tokens:
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        n = len(tokens)
+        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self._unseen_idf = math.log((n + 1) / 0.5)  # a term the corpus never uses
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+    def answer(self, question: str, hits: Sequence[Hit], *, k: int | None = None) -> Answer:
+        """Answer ``question`` from ``hits`` (best first); ``k`` hits are returned as passages."""
+        passages = tuple(hits[: k or len(hits)])
+        scored = self.score(question, hits[:CANDIDATE_PASSAGES])
+        evidence = self.evidence(question, scored)
+        if not scored or evidence < self.refusal_threshold:
+            return Answer(question, REFUSAL, True, confidence(evidence), (), passages)
+        chosen = select(scored)
+        citations = tuple(
+            Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section, page=s.hit.page,
+                     char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id)
+            for n, s in enumerate(chosen, start=1)
+        )
+        text = " ".join(f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in citations)
+        return Answer(question, text, False, confidence(evidence), citations, passages)
+
+    def evidence(self, question: str, scored: Sequence[Scored]) -> float:
+        """How well the best sentence supports an answer, in about [0, 1] (see module doc)."""
+        if not scored:
+            return 0.0
+        return max(s.score for s in scored) - UNKNOWN_PENALTY * self.unknown_share(question)
+
+    def unknown_share(self, question: str) -> float:
+        """IDF-weighted share of the question's terms that no passage of the corpus contains."""
+        terms = set(self._terms(question))
+        total = sum(self._weight(t) for t in terms)
+        unseen = sum(self._unseen_idf for t in terms if t not in self._idf)
+        return unseen / total if total else 0.0
+
+    def score(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+        """Every distinct sentence of ``hits`` (first occurrence wins), scored against ``question``."""
+        spans: dict[tuple[str, int, int], Hit] = {}
+        for hit in hits:
+            text = self.data.texts[hit.doc_id].text
+            for start, end in split_sentences(text, hit.char_start, hit.char_end):
+                if len(text[start:end].split()) >= MIN_WORDS:
+                    spans.setdefault((hit.doc_id, start, end), hit)
+        if not spans:
+            return []
+        keys = list(spans)
+        vectors = self._sentence_vectors(keys)
+        query = self.embedder.encode([question])[0]
+        dense = np.clip(vectors @ query, 0.0, 1.0)
+        q_terms = set(self._terms(question))
+        q_total = sum(self._weight(t) for t in q_terms) or 1.0
+        top = max(h.score for h in hits) or 1.0
+        out = []
+        for (doc_id, start, end), d, vector in zip(keys, dense, vectors, strict=True):
+            quote = self.data.texts[doc_id].text[start:end]
+            s_terms = set(self._terms(quote))
+            overlap = sum(self._weight(t) for t in q_terms & s_terms) / q_total
+            quantity = answer_type_match(question, quote)
+            hit = spans[(doc_id, start, end)]
+            out.append(Scored(doc_id, start, end, quote, hit, float(d), overlap, quantity,
+                              max(0.0, hit.score / top), vector))
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _terms(self, text: str) -> list[str]:
+        return tokenize(self.expander.expand(text))
+
+    def _weight(self, term: str) -> float:
+        return self._idf.get(term, self._unseen_idf)
+
+    def _sentence_vectors(self, keys: list[tuple[str, int, int]]) -> np.ndarray:
+        """Embeddings of the sentences, encoding only those not seen before (one batch)."""
+        with self._lock:
+            missing = [key for key in keys if key not in self._vectors]
+        if missing:
+            texts = [" ".join(self.data.texts[d].text[s:e].split()) for d, s, e in missing]
+            encoded = self.embedder.encode(texts)
+            with self._lock:
+                self._vectors.update(zip(missing, encoded, strict=True))
+        with self._lock:
+            return np.stack([self._vectors[key] for key in keys])
+
+
+def select(scored: Sequence[Scored]) -> list[Scored]:
+    """The best sentence, then up to MAX_SENTENCES - 1 close runners-up that say something new.
+
+    Runners-up are picked by maximal marginal relevance (score minus DIVERSITY times the cosine to
+    the closest sentence already taken), so a second sentence adds a fact rather than rephrasing
+    the first; near-duplicates (overlapping passages, abstract vs. results) are skipped outright."""
+    ranked = sorted(scored, key=lambda s: s.score, reverse=True)
+    chosen = [ranked[0]]
+    pool = [s for s in ranked[1:] if s.score >= ranked[0].score - EXTRA_MARGIN]
+    while len(chosen) < MAX_SENTENCES:
+        pool = [s for s in pool if not any(near_duplicate(s, c) for c in chosen)]
+        if not pool:
+            break
+        best = max(pool, key=lambda s: s.score - DIVERSITY * max(float(s.vector @ c.vector) for c in chosen))
+        chosen.append(best)
+        pool.remove(best)
+    return chosen
+
+
+def near_duplicate(a: Scored, b: Scored) -> bool:
+    """True when two sentences say the same: most terms shared, or nearly the same embedding."""
+    if float(a.vector @ b.vector) >= DUPLICATE_COSINE:
+        return True
+    ta, tb = set(tokenize(a.quote)), set(tokenize(b.quote))
+    if not ta or not tb:
+        return a.quote.strip() == b.quote.strip()
+    return len(ta & tb) / len(ta | tb) >= DUPLICATE_JACCARD
