@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from crps_qa import __version__
-from crps_qa.api import errors
+from crps_qa.api import errors, openapi
 from crps_qa.api.routes import documents, health, passages, search
 from crps_qa.api.service import PipelineFactory, Service
 from crps_qa.settings import Settings
@@ -65,6 +66,13 @@ def create_app(
 
     app = FastAPI(title="crps-qa", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.finish(FastAPI.openapi(app), service.settings)
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
     errors.install(app)
     for module in (search, documents, passages, health):
         app.include_router(module.router)

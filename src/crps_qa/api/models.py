@@ -14,9 +14,10 @@ QUESTION = "What was the highest ketamine infusion rate?"
 MODE_DOC = "hybrid (dense + BM25 fused), dense (embedding similarity) or bm25 (keywords)."
 K_DOC = "Number of passages, 1 to max_k (50 unless configured); default_k (5) when omitted."
 DOC_ID_DOC = "Only passages from this document id (repeatable); see GET /documents."
-_mode_schema = {
-    "enum": list(MODES)
-}  # documented as an enum, checked by Pipeline.validate for a clear message
+MODE_ENUM = {"enum": list(MODES)}
+# Markers that openapi.py replaces with the running service's limits (see there).
+QUERY_LIMITS = {"x-limits": "query"}
+K_LIMITS = {"x-limits": "k"}
 
 
 class ErrorOut(BaseModel):
@@ -34,9 +35,10 @@ class SearchIn(BaseModel):
     query: str = Field(
         validation_alias=AliasChoices("query", "q"),
         description="The question or keywords (`q` also accepted).",
+        json_schema_extra=QUERY_LIMITS,
     )
-    k: int | None = Field(None, description=K_DOC)
-    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=_mode_schema)
+    k: int | None = Field(None, description=K_DOC, json_schema_extra=K_LIMITS)
+    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
     doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
 
 
@@ -45,9 +47,13 @@ class AskIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"question": QUESTION, "k": 5}]}
     )
 
-    question: str = Field(description="A question about CRPS or its treatment with ketamine.")
-    k: int | None = Field(None, description="Passages to draw the answer from; " + K_DOC)
-    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=_mode_schema)
+    question: str = Field(
+        description="A question about CRPS or its treatment with ketamine.", json_schema_extra=QUERY_LIMITS
+    )
+    k: int | None = Field(
+        None, description="Passages to draw the answer from; " + K_DOC, json_schema_extra=K_LIMITS
+    )
+    mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
     doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
 
 

@@ -11,13 +11,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from crps_qa.api.deps import PipelineDep, doc_ids
-from crps_qa.api.models import DOC_ID_DOC, K_DOC, MODE_DOC, QUESTION, ErrorOut, SearchIn, SearchOut
+from crps_qa.api.models import (
+    DOC_ID_DOC,
+    K_DOC,
+    K_LIMITS,
+    MODE_DOC,
+    MODE_ENUM,
+    QUERY_LIMITS,
+    QUESTION,
+    ErrorOut,
+    SearchIn,
+    SearchOut,
+)
 from crps_qa.pipeline import Pipeline
-from crps_qa.settings import MODES
 
 router = APIRouter(tags=["search"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body could not be read (e.g. not UTF-8)."},
     404: {"model": ErrorOut, "description": "Unknown document id in doc_id."},
     422: {"model": ErrorOut, "description": "Empty or too long query, k out of range or unknown mode."},
     503: {"model": ErrorOut, "description": "No index loaded; the detail names the command that builds it."},
@@ -35,9 +46,12 @@ def run_search(
 @router.get("/search", response_model=SearchOut, responses=ERRORS, summary="Search (query string)")
 def search_get(
     pipeline: PipelineDep,
-    q: Annotated[str, Query(description="The question or keywords.", examples=[QUESTION])],
-    k: Annotated[int | None, Query(description=K_DOC, examples=[5])] = None,
-    mode: Annotated[str, Query(description=MODE_DOC, json_schema_extra={"enum": list(MODES)})] = "hybrid",
+    q: Annotated[
+        str,
+        Query(description="The question or keywords.", examples=[QUESTION], json_schema_extra=QUERY_LIMITS),
+    ],
+    k: Annotated[int | None, Query(description=K_DOC, examples=[5], json_schema_extra=K_LIMITS)] = None,
+    mode: Annotated[str, Query(description=MODE_DOC, json_schema_extra=MODE_ENUM)] = "hybrid",
     doc_id: Annotated[list[str] | None, Query(description=DOC_ID_DOC)] = None,
 ) -> dict[str, Any]:
     """The k passages that best answer `q`, rank 1 first, each cited to document, section, page and
