@@ -135,6 +135,49 @@ def test_unknown_document_filter_is_404(client):
     assert response.json() == {"detail": "Unknown document id(s): nope. List them with: crps-qa documents"}
 
 
+# ---------------------------------------------------------------------------- ask
+
+
+def test_ask_returns_the_pipelines_answer(client, pipeline):
+    response = client.post("/ask", json={"question": "What was the maximum infusion rate?", "k": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert body == pipeline.ask("What was the maximum infusion rate?", k=2).to_dict()
+    assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages"}
+    assert len(body["passages"]) <= 2
+
+
+def test_ask_refusal_is_an_answer_not_an_error(client):
+    body = client.post("/ask", json={"question": "Which football club won the league in 1998?"}).json()
+    assert body["refused"] is True and body["citations"] == []
+    assert body["answer"].startswith("Not found in the corpus")
+
+
+def test_ask_citations_quote_the_document_text(client, pipeline):
+    body = client.post(
+        "/ask", json={"question": "How much did the skin temperature rise?", "doc_id": "skin"}
+    ).json()
+    text = pipeline.data.texts["skin"].text
+    for citation in body["citations"]:
+        assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
+        assert f"[{citation['marker']}]" in body["answer"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"question": " "}, 422, "The query is empty."),
+        ({"question": "dose", "k": 99}, 422, "k must be between 1 and 50"),
+        ({"question": "dose", "mode": "semantic"}, 422, "Unknown mode 'semantic'"),
+        ({}, 422, "question is required."),
+        ({"question": "dose", "doc_id": ["nope"]}, 404, "Unknown document id(s): nope."),
+    ],
+)
+def test_bad_ask_input(client, body, status, message):
+    response = client.post("/ask", json=body)
+    assert response.status_code == status and message in response.json()["detail"]
+
+
 # ---------------------------------------------------------------------------- documents and passages
 
 
@@ -206,6 +249,8 @@ def test_service_starts_without_an_index_and_says_how_to_build_one(empty_client,
     for path in ("/search?q=dose", "/documents", "/documents/dosing", "/passages/x"):
         response = empty_client.get(path)
         assert response.status_code == 503 and "crps-qa index" in response.json()["detail"], path
+    response = empty_client.post("/ask", json={"question": "dose"})
+    assert response.status_code == 503 and "crps-qa index" in response.json()["detail"]
 
 
 def test_an_index_built_later_is_picked_up_by_reload(empty_client, tiny_settings, fake_embedder):
@@ -275,6 +320,7 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     schema = client.get("/openapi.json").json()
     assert {
         "/search",
+        "/ask",
         "/documents",
         "/documents/{doc_id}",
         "/passages/{chunk_id}",

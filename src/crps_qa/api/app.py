@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crps_qa import __version__
 from crps_qa.api import errors, openapi
-from crps_qa.api.routes import documents, health, passages, search
+from crps_qa.api.routes import ask, documents, health, passages, search
 from crps_qa.api.service import PipelineFactory, Service
 from crps_qa.settings import Settings
 
@@ -74,6 +74,6 @@ def create_app(
 
     app.openapi = schema  # type: ignore[method-assign]
     errors.install(app)
-    for module in (search, documents, passages, health):
+    for module in (search, ask, documents, passages, health):
         app.include_router(module.router)
     return app

@@ -6,7 +6,9 @@ Response models mirror the records' ``to_dict`` contracts field for field (``Hit
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from crps_qa.settings import MODES
 
@@ -20,6 +22,14 @@ QUERY_LIMITS = {"x-limits": "query"}
 K_LIMITS = {"x-limits": "k"}
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer; pydantic's strict mode (no true, no "5") does not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
 class ErrorOut(BaseModel):
     detail: str = Field(
         examples=["The query is empty. Type a question, e.g. 'What dose of ketamine was used?'"]
@@ -29,6 +39,7 @@ class ErrorOut(BaseModel):
 class SearchIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # JSON has types: k=true or k="5" is a mistake, not a number
         json_schema_extra={"examples": [{"query": QUESTION, "k": 3, "mode": "hybrid"}]},
     )
 
@@ -37,20 +48,22 @@ class SearchIn(BaseModel):
         description="The question or keywords (`q` also accepted).",
         json_schema_extra=QUERY_LIMITS,
     )
-    k: int | None = Field(None, description=K_DOC, json_schema_extra=K_LIMITS)
+    k: WholeNumber | None = Field(None, description=K_DOC, json_schema_extra=K_LIMITS)
     mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
     doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
 
 
 class AskIn(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"question": QUESTION, "k": 5}]}
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"question": QUESTION, "k": 5}]},
     )
 
     question: str = Field(
         description="A question about CRPS or its treatment with ketamine.", json_schema_extra=QUERY_LIMITS
     )
-    k: int | None = Field(
+    k: WholeNumber | None = Field(
         None, description="Passages to draw the answer from; " + K_DOC, json_schema_extra=K_LIMITS
     )
     mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
