@@ -60,7 +60,7 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
 async def _crps_qa_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CrpsQaError)
     status = status_for(exc)
-    if status >= 500:
+    if status == 500:  # 503 (no index yet) is a known state that /ready already reports
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
