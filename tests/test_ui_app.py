@@ -6,6 +6,7 @@ check both what the pages show and what they asked the service for.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -42,6 +43,8 @@ DOCUMENTS = {"documents": [
     {"doc_id": "skin", "title": "Skin temperature", "study_type": "case report", "year": None,
      "authors": None, "venue": None, "path": "corpus/skin.txt", "passages": 3},
 ]}
+ONE_PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+                 "AAAABJRU5ErkJggg==")
 READY = {"ready": True, "detail": None, "index_dir": "index", "model": "all-MiniLM-L6-v2", "build_id": "b1",
          "built_at": "2025-01-01T00:00:00+00:00", "documents": 2, "passages": 15, "checked_at": None}
 
@@ -204,11 +207,13 @@ def test_service_without_index_says_how_to_build_one(fake_api):
 
 def test_corpus_page_lists_documents_with_metadata(fake_api):
     at = run_app()
-    at.switch_page("pages/corpus.py").run()
+    at.switch_page("views/corpus.py").run()
     assert not at.exception
-    table = at.dataframe[0].value
-    assert list(table["Title"]) == ["Ketamine dosing in CRPS", "Skin temperature"]
-    assert list(table["Passages"]) == [12, 3] and list(table["Year"]) == ["2021", "—"]
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert titles == ["**Ketamine dosing in CRPS**", "**Skin temperature**"]
+    assert [m.value for m in at.metric] == ["12", "3"]
+    captions = [c.value for c in at.caption]
+    assert "retrospective cohort · 2021 · Mackay et al. · Pain Medicine · `dosing`" in captions
     assert "2 documents · 15 passages" in at.caption[0].value
 
 
@@ -221,7 +226,7 @@ def test_evaluation_page_charts_the_report(fake_api, tmp_path, monkeypatch):
     (tmp_path / "report.json").write_text(json.dumps(report))
     monkeypatch.setenv("CRPS_UI_EVAL_DIR", str(tmp_path))
     at = run_app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     assert not at.exception
     assert list(at.dataframe[0].value["mode"]) == ["bm25", "hybrid"]
     charts = at.get("vega_lite_chart")
@@ -233,6 +238,19 @@ def test_evaluation_page_without_report_names_the_command(tmp_path, monkeypatch)
     monkeypatch.setenv("CRPS_UI_EVAL_DIR", str(tmp_path))
     monkeypatch.setenv("CRPS_QA_API_URL", "http://127.0.0.1:9")  # works with the service down
     at = run_app()
-    at.switch_page("pages/evaluation.py").run()
+    at.switch_page("views/evaluation.py").run()
     assert not at.exception
     assert "crps-qa eval --report eval/report.md" in at.code[0].value
+
+
+def test_evaluation_page_shows_markdown_report_and_chart_without_json(tmp_path, monkeypatch):
+    (tmp_path / "report.md").write_text("# Retrieval evaluation\n\n![chart](report.png)\n")
+    (tmp_path / "report.png").write_bytes(base64.b64decode(ONE_PIXEL_PNG))
+    monkeypatch.setenv("CRPS_UI_EVAL_DIR", str(tmp_path))
+    monkeypatch.setenv("CRPS_QA_API_URL", "http://127.0.0.1:9")
+    at = run_app()
+    at.switch_page("views/evaluation.py").run()
+    assert not at.exception
+    assert len(at.get("image")) == 1  # report.png stands in for the charts
+    assert at.expander[0].label == "Full report (report.md)"
+    assert "# Retrieval evaluation" in at.markdown[0].value and "![chart]" not in at.markdown[0].value

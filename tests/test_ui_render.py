@@ -78,6 +78,16 @@ def test_cited_passages_come_first_in_marker_order():
     assert [h["chunk_id"] for h in first] == ["dosing#a"] and [h["chunk_id"] for h in rest] == ["other"]
 
 
+def test_citation_outside_the_passages_gets_a_card_of_its_own():
+    elsewhere = {**CITATION, "marker": 2, "char_start": 5000, "char_end": 5000 + len(QUOTE),
+                 "chunk_id": "dosing#z"}
+    cited, rest = render.order_sources({"passages": [HIT], "citations": [CITATION, elsewhere]})
+    assert [h["chunk_id"] for h in cited] == ["dosing#a", "dosing#z"] and rest == []
+    assert cited[1]["text"] == QUOTE and cited[1]["score"] is None
+    out = render.card_html(cited[1], citations=[elsewhere])
+    assert "cited passage outside the top k" in out and f'<mark class="cq-cite">{QUOTE}</mark>' in out
+
+
 def test_context_shows_neighbours_without_the_overlapping_sentence():
     previous = {"text": "Before. Ketamine was started at 10 mg/h.", "char_start": 960, "char_end": 1032}
     previous["char_start"] = previous["char_end"] - len(previous["text"])
@@ -86,3 +96,14 @@ def test_context_shows_neighbours_without_the_overlapping_sentence():
     assert '<span class="cq-context">Before. </span>Ketamine' in out
     assert 'Pain fell.<span class="cq-context"> After.</span>' in out
     assert 'class="cq-cite"' in out
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Not found in the corpus: no paper has it.", "<b>Not found in the corpus: no paper has it.</b>"),
+        ("No <paper> answers this.", "<b>Not found in the corpus.</b> No &lt;paper&gt; answers this."),
+    ],
+)
+def test_refusal_is_headed_not_found_exactly_once(message, expected):
+    assert expected in render.refusal_html({"answer": message, "refused": True})

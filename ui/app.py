@@ -3,7 +3,7 @@
     streamlit run ui/app.py          # talks to CRPS_QA_API_URL (default http://127.0.0.1:8000)
 
 The sidebar's retrieval choices live in ``st.session_state`` under ``mode``, ``k`` and ``doc_id``;
-the pages in ``ui/pages/`` read them from there.
+the pages in ``ui/views/`` read them from there.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ def sidebar(status: dict | None, problem: str | None, base_url: str) -> None:
 
 st.set_page_config(page_title="CRPS · ketamine papers", page_icon=":material/menu_book:")
 page = st.navigation([
-    st.Page("pages/ask.py", title="Ask", icon=":material/question_answer:", default=True),
-    st.Page("pages/corpus.py", title="Corpus", icon=":material/library_books:"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page("views/ask.py", title="Ask", icon=":material/question_answer:", default=True),
+    st.Page("views/corpus.py", title="Corpus", icon=":material/library_books:"),
+    st.Page("views/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
 ])
 client = common.get_client()
 sidebar(*common.service_status(client), client.base_url)

@@ -130,6 +130,14 @@ def answer_html(answer: Mapping[str, Any]) -> str:
     return f'<div class="cq-answer">{body}</div>'
 
 
+def refusal_html(answer: Mapping[str, Any]) -> str:
+    """The service's fixed refusal message, headed "Not found in the corpus" unless it says so itself."""
+    message = answer.get("answer") or ""
+    if "not found in the corpus" in message.lower():
+        return f'<div class="cq-refused"><b>{escape(message)}</b></div>'
+    return f'<div class="cq-refused"><b>Not found in the corpus.</b> {escape(message)}</div>'
+
+
 def location(item: Mapping[str, Any]) -> str:
     """``Results · p. 3`` — section and page, whichever are known."""
     parts = [item.get("section"), f"p. {item['page']}" if item.get("page") else None]
@@ -142,7 +150,9 @@ def card_html(
     """One source card: markers, title, section, page, score and the highlighted passage."""
     spans = cited_spans(hit, citations)
     markers = "".join(f'<span class="cq-marker">[{m}]</span>' for m in sorted({m for _, _, m in spans}))
-    meta = f"{location(hit)} · score {float(hit.get('score', 0.0)):.3f} · {hit.get('doc_id', '')}"
+    score = hit.get("score")
+    rank = f"score {float(score):.3f}" if score is not None else "cited passage outside the top k"
+    meta = f"{location(hit)} · {rank} · {hit.get('doc_id', '')}"
     return (
         f'<div class="cq-card">'
         f'<div class="cq-card-head">{markers} {escape(str(hit.get("title") or hit.get("doc_id", "")))}</div>'
@@ -153,9 +163,19 @@ def card_html(
 
 
 def order_sources(answer: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the passages into (cited, in marker order) and (the rest, in rank order)."""
+    """Split the passages into (cited, in marker order) and (the rest, in rank order).
+
+    A citation whose sentence lies in none of the returned passages gets a card of its own, made
+    from the citation (its quote is the text, no score), so every marker has a source to point at.
+    """
     passages = list(answer.get("passages", []))
     citations = answer.get("citations", [])
+    passages += [
+        {**{key: c.get(key) for key in ("doc_id", "title", "section", "page", "char_start", "char_end",
+                                        "chunk_id")}, "text": c.get("quote", ""), "score": None}
+        for c in citations
+        if not any(cited_spans(hit, [c]) for hit in passages)
+    ]
 
     def first_marker(hit: Mapping[str, Any]) -> int | None:
         markers = [m for _, _, m in cited_spans(hit, citations)]

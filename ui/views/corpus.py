@@ -18,21 +18,13 @@ st.caption(
     f"{len(docs)} documents · {sum(int(d.get('passages') or 0) for d in docs)} passages · "
     f"model {status.get('model')} · index build {status.get('build_id')} ({status.get('built_at')})"
 )
-st.dataframe(
-    [
-        {
-            "Title": d.get("title"),
-            "Study type": d.get("study_type") or "—",
-            "Year": str(d["year"]) if d.get("year") else "—",
-            "Authors": d.get("authors") or "—",
-            "Venue": d.get("venue") or "—",
-            "Passages": d.get("passages"),
-            "Document id": d.get("doc_id"),
-        }
-        for d in docs
-    ],
-    hide_index=True,
-    width="stretch",
-)
+for doc in docs:
+    with st.container(border=True):
+        text, count = st.columns([5, 1], vertical_alignment="center")
+        text.markdown(f"**{doc.get('title') or doc['doc_id']}**")
+        details = [doc.get("study_type"), str(doc["year"]) if doc.get("year") else None, doc.get("authors"),
+                   doc.get("venue")]
+        text.caption(" · ".join(d for d in details if d) + f" · `{doc['doc_id']}`")
+        count.metric("Passages", doc.get("passages", 0))
 st.caption("Add .txt, .md or .pdf files to corpus/ and run `crps-qa index` (or `bash scripts/start.sh`) "
            "to index them; the service picks up the new build.")

@@ -13,8 +13,8 @@ from typing import Any
 import streamlit as st
 from ui import common
 
-MAKE_REPORT = """.venv/bin/crps-qa eval --report eval/report.md            # Markdown report and chart
-.venv/bin/crps-qa eval --json > eval/report.json           # metrics and curves for this page"""
+MAKE_REPORT = """crps-qa eval --report eval/report.md         # Markdown report and chart
+crps-qa eval --json > eval/report.json      # metrics and curves"""
 
 
 def load_json(path: Path) -> dict[str, Any] | None:
@@ -51,11 +51,13 @@ def show_json(report: dict[str, Any], path: Path) -> None:
                      x="metric", y=list(metrics), stack=False)
 
 
-def show_markdown(path: Path) -> None:
+def show_markdown(path: Path, chart: Path | None) -> None:
     text = path.read_text(encoding="utf-8")
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)\n?", "", text)  # the chart is drawn by st.image below
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)\n?", "", text)  # a relative image link cannot load here
     with st.expander(f"Full report ({path.name})", expanded=False):
         st.markdown(text)
+        if chart is not None:
+            st.image(str(chart), caption=f"{chart.name} (from crps-qa eval --report)")
 
 
 folder = common.eval_dir()
@@ -69,7 +71,7 @@ if report is None and not markdown.is_file() and not chart.is_file():
     st.stop()
 if report is not None:
     show_json(report, folder / "report.json")
-if chart.is_file():
+elif chart.is_file():  # no JSON to chart from: the report's own picture instead
     st.image(str(chart), caption=f"{chart.name} (from crps-qa eval --report)")
 if markdown.is_file():
-    show_markdown(markdown)
+    show_markdown(markdown, chart if chart.is_file() and report is not None else None)

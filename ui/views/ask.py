@@ -40,8 +40,7 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
     terms = render.query_terms(answer.get("question", ""))
     passages = answer.get("passages", [])
     if answer.get("refused"):
-        st.markdown(f'<div class="cq-refused"><b>Not found in the corpus.</b> '
-                    f'{render.escape(answer.get("answer", ""))}</div>', unsafe_allow_html=True)
+        st.markdown(render.refusal_html(answer), unsafe_allow_html=True)
         if passages:
             st.subheader("Related passages")
             st.caption("These came closest to the question but do not answer it.")
