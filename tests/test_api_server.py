@@ -101,7 +101,7 @@ def server(tiny_settings, tmp_path):
         "--port",
         str(port),
     ]
-    command += ["--index", str(tiny_settings.index_dir), "--poll", "0.1"]
+    command += ["--index", str(tiny_settings.index_dir), "--poll", "0.1", "--threads", "0"]
     env = {**os.environ, "CRPS_QA_MODEL": "fake", "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
