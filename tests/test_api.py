@@ -309,7 +309,7 @@ def test_serve_binds_loopback_by_default(monkeypatch, indexed):
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda application, **kwargs: calls.append(kwargs))
-    result = CliRunner().invoke(app, ["serve", "--index", str(indexed.index_dir)])
+    result = CliRunner().invoke(app, ["serve", "--index", str(indexed.index_dir), "--threads", "0"])
     assert result.exit_code == 0, result.output
     assert calls == [{"host": "127.0.0.1", "port": 8000, "log_level": "info"}]
     result = CliRunner().invoke(app, ["serve", "--port", "0"])
