@@ -81,6 +81,34 @@ def test_index_swap_under_concurrent_requests_in_process(tiny_settings, fake_emb
         swap_under_load(client, tiny_settings, fake_embedder)
 
 
+def test_a_slow_search_does_not_block_other_requests(tiny_settings, fake_embedder):
+    """Search embeds on a worker thread: while one is stuck in the model, /health still answers."""
+    build(tiny_settings, fake_embedder)
+    entered, release = threading.Event(), threading.Event()
+
+    class StuckEmbedder:
+        name, dimension = fake_embedder.name, fake_embedder.dimension
+
+        def encode(self, texts, **kwargs):
+            entered.set()
+            release.wait(timeout=30)
+            return fake_embedder.encode(texts, **kwargs)
+
+    app = create_app(tiny_settings, pipeline_factory=lambda s: Pipeline.open(s, embedder=StuckEmbedder()))
+    with TestClient(app) as client:
+        slow = threading.Thread(target=client.get, args=("/search",), kwargs={"params": {"q": "dose"}})
+        slow.start()
+        try:
+            assert entered.wait(timeout=10)
+            started = time.monotonic()
+            assert client.get("/health").status_code == 200
+            assert client.get("/search", params={"q": "nausea", "mode": "bm25"}).status_code == 200
+            assert time.monotonic() - started < 5
+        finally:
+            release.set()
+            slow.join(timeout=30)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
