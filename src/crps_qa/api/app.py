@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from crps_qa import __version__
@@ -64,7 +65,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
 
-    app = FastAPI(title="crps-qa", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN.
+    app = FastAPIOffline(title="crps-qa", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
 
     def schema() -> dict[str, Any]:
