@@ -273,6 +273,20 @@ def test_reload_loads_a_new_build_and_ready_shows_it(client, indexed, fake_embed
     )
 
 
+def test_a_broken_new_build_is_reported_while_the_old_index_keeps_serving(client, indexed):
+    before = client.get("/ready").json()["build_id"]
+    broken = indexed.index_dir / "builds" / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    (indexed.index_dir / "current").unlink()
+    (indexed.index_dir / "current").symlink_to("builds/broken")
+    body = client.post("/reload").json()
+    assert body["ready"] is True and body["reloaded"] is False and body["build_id"] == before
+    assert "crps-qa index --rebuild" in body["detail"]
+    assert client.get("/ready").json()["detail"] == body["detail"]
+    assert client.get("/search", params={"q": "nausea"}).status_code == 200
+
+
 def test_poller_picks_up_a_new_build_without_a_request(indexed, fake_embedder):
     import time
 
