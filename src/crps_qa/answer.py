@@ -1,6 +1,6 @@
 """Extractive answers: the retrieved sentences that best answer a question, each cited exactly.
 
-    answerer = Answerer(index_data, embedder, refusal_threshold=0.22)
+    answerer = Answerer(index_data, embedder, refusal_threshold=0.20)
     answer = answerer.answer("What dose of S-ketamine was used?", hits)   # hits: hybrid search, top 10
     answer.answer        # "The maximum dose was 14 mg/h. [1]"  (or REFUSAL)
     answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)
@@ -65,8 +65,16 @@ DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this clos
 MIN_WORDS = 3  # shorter "sentences" are headings or table labels
 WEIGHTS = {"dense": 0.35, "overlap": 0.30, "quantity": 0.15, "passage": 0.20}
 UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
-CONFIDENCE_SLOPE = 6.4  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.37
+CONFIDENCE_SLOPE = 4.5  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.40
+
+# Words that shape a question but are not what it is about: never matched, never "unknown".
+QUESTION_WORDS = frozenset({
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done",
+    "was", "were", "is", "are", "be", "been", "can", "could", "would", "should", "will", "shall", "may",
+    "might", "must", "has", "have", "had", "get", "got", "tell", "explain", "describe", "please",
+})
+_WORDS = re.compile(r"[\w-]+")
 
 # What a question asks for → what a sentence that answers it contains. A question can ask for
 # several kinds ("at what rate and for how long"); a sentence matching any of them scores.
@@ -167,7 +175,7 @@ class Answerer:
 
     def unknown_share(self, question: str) -> float:
         """IDF-weighted share of the question's terms that no passage of the corpus contains."""
-        terms = set(self._terms(question))
+        terms = set(self._question_terms(question))
         total = sum(self._weight(t) for t in terms)
         unseen = sum(self._unseen_idf for t in terms if t not in self._idf)
         return unseen / total if total else 0.0
@@ -186,7 +194,7 @@ class Answerer:
         vectors = self._sentence_vectors(keys)
         query = self.embedder.encode([question])[0]
         dense = np.clip(vectors @ query, 0.0, 1.0)
-        q_terms = set(self._terms(question))
+        q_terms = set(self._question_terms(question))
         q_total = sum(self._weight(t) for t in q_terms) or 1.0
         top = max(h.score for h in hits) or 1.0
         out = []
@@ -203,6 +211,10 @@ class Answerer:
     # ------------------------------------------------------------------ helpers
     def _terms(self, text: str) -> list[str]:
         return tokenize(self.expander.expand(text))
+
+    def _question_terms(self, question: str) -> list[str]:
+        content = " ".join(w for w in _WORDS.findall(question) if w.lower() not in QUESTION_WORDS)
+        return self._terms(content)
 
     def _weight(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)

@@ -3,6 +3,7 @@
     crps-qa index                                  # build or refresh index/ from corpus/
     crps-qa search "max ketamine infusion rate" --k 5
     crps-qa search --queries questions.jsonl --json > hits.jsonl
+    crps-qa ask "what was the maximum S-ketamine infusion rate?"
 """
 
 from __future__ import annotations
@@ -163,6 +164,57 @@ def _print_hits(hits: list) -> None:
 
 
 @app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    k: KOpt = None,
+    mode: ModeOpt = "hybrid",
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,  # noqa: E501
+    queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,  # noqa: E501
+    as_json: JsonOpt = False,
+    index_dir: IndexOpt = None,
+) -> None:
+    """Answer with sentences quoted from the papers, each marked [n] and cited to document, section,
+    page and span, or refuse ("Not found in the corpus: ...") and list the closest passages.
+
+    Examples: crps-qa ask "what was the maximum S-ketamine infusion rate?"
+              crps-qa ask --queries eval/questions.jsonl --json > answers.jsonl
+    """
+    try:
+        settings = _settings(index_dir=index_dir)
+        if (question is None) == (queries is None):
+            raise QueryError('Give either a question ("crps-qa ask \\"...\\"") or --queries FILE.jsonl.')
+        batch = read_queries(queries) if queries else [{"id": None, "question": question}]
+        pipeline = _open_pipeline(settings)
+        for item in batch:  # validate everything before printing anything
+            pipeline.validate(item["question"], k=k, mode=mode, doc_ids=doc or ())
+        for item in batch:
+            answer = pipeline.ask(item["question"], k=k, mode=mode, doc_ids=doc or ())
+            if as_json or queries:
+                record = answer.to_dict()
+                del record["question"]
+                record = {"id": item["id"], **record} if queries else record
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                _print_answer(answer)
+    except CrpsQaError as exc:
+        raise fail(exc) from exc
+
+
+def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, imported lazily
+    typer.echo(answer.answer)
+    typer.echo(f"(confidence {answer.confidence:.2f})\n")
+    if answer.refused:
+        typer.secho("Related reading:", bold=True)
+        _print_hits(list(answer.passages))
+        return
+    typer.secho("Sources:", bold=True)
+    for c in answer.citations:
+        where = ", ".join(part for part in (c.section, f"p. {c.page}" if c.page else None,
+                                            f"chars {c.char_start}-{c.char_end}") if part)
+        typer.echo(f"[{c.marker}] {c.title}\n    {c.doc_id} · {where}\n    \"{' '.join(c.quote.split())}\"")
+
+
+@app.command()
 def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents with their metadata."""
     from crps_qa.index import load_index
@@ -189,6 +241,7 @@ def eval_(
     report: Annotated[Path | None, typer.Option("--report", help="Markdown report path (chart beside it).")] = None,
     beir: Annotated[Path | None, typer.Option("--beir", help="Evaluate on a BEIR folder instead.")] = None,
     beir_cache: Annotated[Path | None, typer.Option("--beir-cache", help="Keep BEIR vectors in this .npy file.")] = None,
+    answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Also score `ask` answers.")] = True,
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
 ) -> None:
@@ -213,21 +266,32 @@ def eval_(
         items = load_questions(questions, split=split)
         pipeline = _open_pipeline(settings)
         result = evaluate_retrieval(pipeline.retriever, items, modes=mode_list)
+        answer_report = None
+        if answers:
+            from crps_qa.evaluate import evaluate_answers
+
+            answer_report = evaluate_answers(pipeline.ask, items)
     except CrpsQaError as exc:
         raise fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        record = result.to_dict()
+        if answer_report is not None:
+            record["answers"] = answer_report.to_dict()
+        typer.echo(json.dumps(record, ensure_ascii=False))
     else:
         for mode in mode_list:
             metrics = "  ".join(f"{name} {value:.3f}" for name, value in result.metrics[mode].items())
             typer.echo(f"{mode:7s} {metrics}")
+        if answer_report is not None:
+            typer.echo("answers " + "  ".join(f"{k} {v:.3f}" for k, v in answer_report.metrics.items()))
     if report is not None:
-        from crps_qa.report import chart, markdown
+        from crps_qa.report import answers_markdown, chart, markdown
 
         command = "crps-qa " + " ".join(sys.argv[1:])
         report.parent.mkdir(parents=True, exist_ok=True)
         png = chart(result, report.with_suffix(".png"))
-        body = markdown(result, title=f"Retrieval evaluation ({questions.name}, split {split})", command=command)
+        body = markdown(result, title=f"Retrieval evaluation ({questions.name}, split {split})", command=command,
+                        extra={"Answers (crps-qa ask)": answers_markdown(answer_report)} if answer_report else None)
         report.write_text(body + f"\n![hit rate at k by mode]({png.name})\n", encoding="utf-8")
         typer.echo(f"report written to {report} and {png}", err=True)
 

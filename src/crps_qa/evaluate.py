@@ -6,6 +6,8 @@ after lower-casing and deleting everything but letters and digits ("dura-\\ntion
     questions = load_questions(Path("eval/questions.jsonl"))
     report = evaluate_retrieval(pipeline.retriever, questions, modes=["hybrid", "bm25"])
     report.metrics["hybrid"]["hit_rate@5"]
+    answers = evaluate_answers(pipeline.ask, questions)   # answer hit rate, refusal precision/recall
+    answers.metrics["answer_hit_rate"]
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import numpy as np
 from crps_qa.errors import QueryError
 from crps_qa.fusion import ranked
 from crps_qa.retrieve import Retriever
-from crps_qa.types import Passage
+from crps_qa.types import Answer, Passage
 
 # hit_rate@k is "answer recall": the share of questions with an answer-bearing passage in the top k.
 # recall@k is passage recall: the share of all answer-bearing passages found (overlapping chunks
@@ -145,3 +147,55 @@ def _per_doc(questions: Sequence[Question], hit5: dict[str, float]) -> dict[str,
     for q in questions:
         by_doc.setdefault(q.doc_id or "-", []).append(hit5.get(q.id, 0.0))
     return {doc: sum(v) / len(v) for doc, v in sorted(by_doc.items())}
+
+
+# ---------------------------------------------------------------------------- answers
+
+# answer_hit_rate: share of answerable questions whose (non-refused) answer contains an expected
+# answer string; refusal_precision / refusal_recall: refused questions that were unanswerable, and
+# unanswerable questions that were refused; answerable_refused: answerable questions refused.
+ANSWER_METRICS = ("answer_hit_rate", "refusal_precision", "refusal_recall", "answerable_refused")
+
+
+@dataclass
+class AnswerReport:
+    answerable: int
+    unanswerable: int
+    metrics: dict[str, float]
+    misses: list[dict[str, Any]]  # answerable questions answered without the expected text, or refused
+    wrongly_answered: list[str]  # unanswerable questions that got an answer
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def answer_hit(answer: str, expected: Sequence[str]) -> bool:
+    """True when ``answer`` contains one of the ``expected`` strings (compared after :func:`squash`)."""
+    text = squash(answer)
+    return any(squash(e) and squash(e) in text for e in expected)
+
+
+def evaluate_answers(ask: Callable[[str], Answer], questions: Sequence[Question]) -> AnswerReport:
+    """Ask every question (``ask`` is e.g. ``pipeline.ask``) and score answers and refusals."""
+    answerable = [q for q in questions if q.answerable and q.answers]
+    unanswerable = [q for q in questions if not q.answerable]
+    answers = {q.id: ask(q.question) for q in [*answerable, *unanswerable]}
+    hits = [q for q in answerable
+            if not answers[q.id].refused and answer_hit(answers[q.id].answer, q.answers)]
+    refused_ok = [q for q in unanswerable if answers[q.id].refused]
+    refused_bad = [q for q in answerable if answers[q.id].refused]
+    refused = len(refused_ok) + len(refused_bad)
+    metrics = {
+        "answer_hit_rate": len(hits) / (len(answerable) or 1),
+        "refusal_precision": len(refused_ok) / refused if refused else 0.0,
+        "refusal_recall": len(refused_ok) / (len(unanswerable) or 1),
+        "answerable_refused": len(refused_bad) / (len(answerable) or 1),
+    }
+    hit_ids = {q.id for q in hits}
+    misses = [
+        {"id": q.id, "question": q.question, "expected": list(q.answers), "refused": answers[q.id].refused,
+         "answer": answers[q.id].answer, "confidence": answers[q.id].confidence}
+        for q in answerable if q.id not in hit_ids
+    ]
+    wrong = [q.id for q in unanswerable if not answers[q.id].refused]
+    return AnswerReport(len(answerable), len(unanswerable), metrics, misses, wrong)

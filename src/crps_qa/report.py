@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crps_qa.evaluate import CURVE_KS, METRICS, RetrievalReport
+from crps_qa.evaluate import ANSWER_METRICS, CURVE_KS, METRICS, AnswerReport, RetrievalReport
 
 
 def markdown(report: RetrievalReport, *, title: str, command: str, extra: dict[str, Any] | None = None) -> str:
@@ -55,3 +55,23 @@ def chart(report: RetrievalReport, path: Path, *, title: str = "Answer recall by
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def answers_markdown(report: AnswerReport) -> str:
+    """The body of the report's "Answers" section: metrics, then the misses."""
+    m = report.metrics
+    lines = [
+        f"Answerable questions: {report.answerable}; unanswerable: {report.unanswerable}.", "",
+        "| " + " | ".join(ANSWER_METRICS) + " |", "|" + "---|" * len(ANSWER_METRICS),
+        "| " + " | ".join(f"{m[name]:.3f}" for name in ANSWER_METRICS) + " |", "",
+        "answer_hit_rate = answerable questions whose answer contains an expected answer string; "
+        "refusal precision/recall over the unanswerable questions; answerable_refused = answerable "
+        "questions refused.",
+    ]
+    if report.wrongly_answered:
+        lines += ["", f"Unanswerable but answered: {', '.join(report.wrongly_answered)}"]
+    lines += ["", f"### Answer misses ({len(report.misses)})", ""]
+    for miss in report.misses:
+        got = "refused" if miss["refused"] else miss["answer"][:200]
+        lines.append(f"- **{miss['id']}** {miss['question']} — expected {miss['expected']}; got: {got}")
+    return "\n".join(lines)

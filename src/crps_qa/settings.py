@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
     refusal_threshold: float = Field(
-        0.22,
+        0.20,
         ge=-1.0,
         le=1.0,
         description="Least evidence score (best answer sentence, minus a penalty for question terms the "

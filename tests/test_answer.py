@@ -1,0 +1,344 @@
+"""Extractive answers: exact citations, duplicate suppression, honest refusals, the ask CLI and the
+answer metrics. Unit tests run on a tiny corpus with the fake embedder; `model` tests on the real one."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from crps_qa import answer as answer_module
+from crps_qa import embed
+from crps_qa.answer import MARKER, REFUSAL, Scored, answer_type_match, near_duplicate, select
+from crps_qa.cli import app
+from crps_qa.evaluate import Question, answer_hit, evaluate_answers, load_questions
+from crps_qa.indexer import build
+from crps_qa.pipeline import Pipeline
+from crps_qa.settings import Settings
+from crps_qa.types import Answer, Citation, Hit
+from fakes import FakeEmbedder
+
+QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+
+ABBREVIATION_DOCS = {  # the treatment sentence says only "CRPS"; the question only the long form
+    "syndrome.txt": (
+        "A regional syndrome\n\nBackground\n\n"
+        "Complex regional pain syndrome (CRPS) is a disorder of one limb.\n\n"
+        "Treatment\n\nIn CRPS, flares were settled with ketamine."
+    ),
+    "gout.txt": "Gout\n\nTreatment\n\nIn gout, flares were settled with ice packs and rest.",
+}
+
+
+TWO_DRUG_DOCS = {
+    "ketamine.txt": "Ketamine study\n\nMethods\n\nThe ketamine dose was 10 mg/h for four days. They rested.",
+    "lidocaine.txt": "Lidocaine study\n\nMethods\n\nThe lidocaine dose was 2 mg/kg in an hour. They walked.",
+    "knee.txt": "Knee study\n\nMethods\n\nThe knee was examined by a physiotherapist every week.",
+}
+
+
+def _corpus(folder: Path, docs: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _pipeline(settings: Settings, embedder: FakeEmbedder) -> Pipeline:
+    build(settings, embedder)
+    return Pipeline.open(settings, embedder=embedder)
+
+
+@pytest.fixture
+def tiny(tiny_settings, fake_embedder) -> Pipeline:
+    return _pipeline(tiny_settings, fake_embedder)
+
+
+def assert_exact(pipeline: Pipeline, answer: Answer) -> None:
+    """Every citation quotes its document exactly, and markers [1..n] follow the answer's sentences."""
+    for citation in answer.citations:
+        text = pipeline.data.texts[citation.doc_id].text
+        assert text[citation.char_start : citation.char_end] == citation.quote
+        assert citation.chunk_id.startswith(citation.doc_id + "#")
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert markers == [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+# ---------------------------------------------------------------------------- fixed texts
+
+
+def test_the_refusal_phrase_and_marker_are_fixed():
+    assert REFUSAL.startswith("Not found in the corpus: ")
+    assert MARKER.format(n=2) == "[2]"
+
+
+# ---------------------------------------------------------------------------- tiny corpus
+
+
+def test_answer_quotes_the_sentence_that_holds_the_asked_quantity(tiny):
+    answer = tiny.ask("What was the maximum infusion rate?", k=2)
+    assert not answer.refused
+    assert answer.citations[0].quote == "The maximum infusion rate was 40 mg/h."
+    assert answer.answer.startswith("The maximum infusion rate was 40 mg/h. [1]")
+    assert len(answer.citations) <= 3 and len(answer.passages) == 2
+    assert_exact(tiny, answer)
+
+
+def test_an_off_topic_question_is_refused_with_related_reading(tiny):
+    answer = tiny.ask("How do I fix a flat tire on a bicycle?", k=3)
+    assert answer.refused and answer.answer == REFUSAL
+    assert answer.citations == () and len(answer.passages) == 3
+    assert answer.confidence < 0.5
+
+
+def test_overlapping_passages_do_not_repeat_a_sentence(tiny):
+    # chunk_max_words=20 with one sentence of overlap: neighbouring passages share a sentence.
+    hits = tiny.search("ketamine rate raised every day maximum", k=10)
+    spans = [(h.doc_id, h.char_start, h.char_end) for h in hits]
+    assert len(spans) == len(set(spans)) and any(a[2] > b[1] for a, b in zip(spans, spans[1:], strict=False))
+    scored = tiny.answerer().score("ketamine rate raised every day maximum", hits)
+    keys = [(s.doc_id, s.char_start, s.char_end) for s in scored]
+    assert len(keys) == len(set(keys))
+
+
+def _scored(quote: str, score: float, vector: list[float], start: int = 0) -> Scored:
+    hit = Hit(1, 1.0, "d", "T", None, None, start, start + len(quote), "d#1", quote)
+    unit = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
+    # with every part equal to `score`, the weighted sum is `score` (the weights add up to 1)
+    return Scored("d", start, start + len(quote), quote, hit, score, score, score, score, unit)
+
+
+def test_near_duplicate_sentences_are_cited_once():
+    first = _scored("Pain fell from 8 to 3 after the infusion.", 0.9, [1, 0, 0])
+    repeat = _scored("Pain fell from 8 to 3 after the infusion.", 0.89, [0, 1, 0], start=500)  # same words
+    echo = _scored("After the infusion the pain dropped.", 0.88, [1, 0.01, 0], start=900)  # same meaning
+    new = _scored("Nausea was the most common side effect.", 0.85, [0, 0, 1], start=1200)
+    assert near_duplicate(first, repeat) and near_duplicate(first, echo) and not near_duplicate(first, new)
+    assert [s.quote for s in select([first, repeat, echo, new])] == [first.quote, new.quote]
+
+
+def test_runners_up_must_score_close_to_the_best_sentence():
+    best = _scored("The maximum rate was 40 mg/h.", 0.9, [1, 0, 0])
+    far = _scored("Nausea was common.", 0.9 - answer_module.EXTRA_MARGIN - 0.01, [0, 1, 0], start=100)
+    assert select([best, far]) == [best]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("How old was the patient?", "A 16-year-old female presented.", 1.0),
+        ("What dose was used?", "Ketamine was infused at 10 mg/h.", 1.0),
+        ("How long did relief last?", "Relief lasted 3 months.", 1.0),
+        ("What share of patients responded?", "29 (62%) of 47 patients responded.", 1.0),
+        ("How long did relief last?", "Relief was excellent.", 0.0),
+        ("Why was ketamine used?", "Ketamine was infused at 10 mg/h.", 0.0),  # no quantity asked
+    ],
+)
+def test_answer_type_matches_the_quantity_asked_for(question, sentence, expected):
+    assert answer_type_match(question, sentence) == expected
+
+
+def test_abbreviation_expansion_finds_sentences_that_use_the_short_form(tmp_path, fake_embedder):
+    corpus = _corpus(tmp_path / "corpus", ABBREVIATION_DOCS)
+    first = {}
+    for expansion in (True, False):
+        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / f"index-{expansion}", model="fake",
+                            query_expansion=expansion)
+        question = "How were complex regional pain syndrome flares settled?"
+        answer = _pipeline(settings, fake_embedder).ask(question)
+        first[expansion] = answer.citations[0].quote if answer.citations else answer.answer
+    assert first[True] == "In CRPS, flares were settled with ketamine."
+    assert first[False] != first[True]
+
+
+def test_an_answer_can_draw_on_two_documents(tmp_path, fake_embedder):
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    answer = pipeline.ask("What was the ketamine dose and the lidocaine dose?")
+    assert not answer.refused
+    assert {c.doc_id for c in answer.citations} == {"ketamine", "lidocaine"}
+    assert_exact(pipeline, answer)
+
+
+def test_ask_validates_like_search(tiny):
+    from crps_qa.errors import NotFoundError, QueryError
+
+    with pytest.raises(QueryError, match="empty"):
+        tiny.ask("   ")
+    with pytest.raises(QueryError, match="k must be"):
+        tiny.ask("dose", k=0)
+    with pytest.raises(NotFoundError, match="crps-qa documents"):
+        tiny.ask("dose", doc_ids=["nope"])
+
+
+def test_a_document_filter_limits_citations(tiny):
+    answer = tiny.ask("What was the maximum infusion rate?", doc_ids=["skin"])
+    assert all(c.doc_id == "skin" for c in answer.citations)
+    assert all(h.doc_id == "skin" for h in answer.passages)
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def test_answer_metrics_count_hits_and_refusals():
+    questions = [
+        Question("a", "rate?", ("40 mg/h",), "dosing", True),
+        Question("b", "nausea?", ("most common",), "dosing", True),
+        Question("c", "age?", ("16-year-old",), "skin", True),
+        Question("u", "tires?", (), None, False),
+        Question("v", "bread?", (), None, False),
+    ]
+    replies = {
+        "rate?": ("The maximum infusion rate was 40 mg/h. [1]", False),  # hit (squash ignores the space)
+        "nausea?": ("Pain scores fell. [1]", False),  # answered, but wrong
+        "age?": (REFUSAL, True),  # answerable but refused
+        "tires?": (REFUSAL, True),  # correctly refused
+        "bread?": ("Ketamine was started at 10 mg/h. [1]", False),  # should have been refused
+    }
+
+    def ask(question: str) -> Answer:
+        text, refused = replies[question]
+        return Answer(question, text, refused, 0.5, (), ())
+
+    report = evaluate_answers(ask, questions)
+    assert report.metrics == {
+        "answer_hit_rate": 1 / 3,
+        "refusal_precision": 1 / 2,  # of 2 refusals, 1 was an unanswerable question
+        "refusal_recall": 1 / 2,
+        "answerable_refused": 1 / 3,
+    }
+    assert [m["id"] for m in report.misses] == ["b", "c"] and report.wrongly_answered == ["v"]
+
+
+def test_answer_hit_compares_squashed_text():
+    assert answer_hit("Forty-eight patients were included.", ["Forty- eight patients"])
+    assert not answer_hit("Forty patients", ["Forty- eight patients"])
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli(tmp_path, tiny_corpus, monkeypatch):
+    monkeypatch.setenv("CRPS_QA_MODEL", "fake")
+    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    runner = CliRunner()
+    index_dir = str(tmp_path / "index")
+    assert runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", index_dir]).exit_code == 0
+
+    def invoke(*args: str):
+        return runner.invoke(app, [*args, "--index", index_dir])
+
+    return invoke
+
+
+ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages"}
+CITATION_KEYS = {
+    "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
+}
+
+
+def test_ask_prints_the_answer_with_markers_and_numbered_sources(cli):
+    result = cli("ask", "What was the maximum infusion rate?")
+    assert result.exit_code == 0, result.output
+    assert "The maximum infusion rate was 40 mg/h. [1]" in result.stdout
+    assert "Sources:" in result.stdout and "[1] Ketamine dosing in CRPS" in result.stdout
+    assert '"The maximum infusion rate was 40 mg/h."' in result.stdout and "Methods" in result.stdout
+
+
+def test_ask_prints_a_refusal_with_related_reading(cli):
+    result = cli("ask", "How do I fix a flat tire on a bicycle?", "--k", "1")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(REFUSAL) and "Related reading:" in result.stdout
+
+
+def test_ask_json_is_one_answer_object(cli):
+    result = cli("ask", "What was the maximum infusion rate?", "--k", "2", "--json")
+    assert result.exit_code == 0
+    record = json.loads(result.stdout)
+    assert set(record) == ANSWER_KEYS and not record["refused"] and len(record["passages"]) == 2
+    assert all(set(c) == CITATION_KEYS for c in record["citations"])
+
+
+def test_batch_ask_writes_exactly_one_line_per_query(cli, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": "a", "question": "maximum infusion rate"}\n\n{"id": 7, "question": "flat tire"}\n'
+    )
+    result = cli("ask", "--queries", str(queries), "--json")
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in records] == ["a", 7]
+    assert all(set(r) == {"id", *ANSWER_KEYS} for r in records)
+    assert [r["refused"] for r in records] == [False, True] and records[1]["citations"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "   "), "The query is empty"),
+        (("ask",), "Give either a question"),
+        (("ask", "dose", "--k", "0"), "k must be between 1 and"),
+        (("ask", "dose", "--mode", "fuzzy"), "Unknown mode"),
+    ],
+)
+def test_bad_ask_input_is_one_clear_error(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+
+
+def test_batch_ask_with_an_empty_question_prints_nothing(cli, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "question": "rate"}\n{"id": "b", "question": ""}\n')
+    result = cli("ask", "--queries", str(queries), "--json")
+    assert result.exit_code == 2 and "line 2 has an empty question" in result.stderr and result.stdout == ""
+
+
+# ---------------------------------------------------------------------------- real corpus
+
+
+@pytest.mark.model
+def test_every_eval_answer_cites_exact_spans(real_pipeline):
+    for question in load_questions(QUESTIONS):
+        answer = real_pipeline.ask(question.question, k=5)
+        assert_exact(real_pipeline, answer)
+        assert answer.refused == (answer.citations == ()), question.id
+        assert answer.passages, question.id  # refusals still list related reading
+        if answer.refused:
+            assert answer.answer == REFUSAL
+
+
+@pytest.mark.model
+def test_off_topic_questions_are_refused(real_pipeline):
+    for question in ("How do I reverse a list in Python?", "Who painted the Mona Lisa?"):
+        answer = real_pipeline.ask(question)
+        assert answer.refused and answer.citations == (), answer.answer
+
+
+@pytest.mark.model
+def test_esketamine_finds_the_s_ketamine_paper(real_pipeline):
+    assert "S-ketamine" in real_pipeline.retriever.expander.expand("esketamine dose")
+    answer = real_pipeline.ask("What was the maximum esketamine dose on the ward?")
+    assert not answer.refused
+    erasmus = "erasmus-low-dose-s-ketamine-cohort"
+    assert any(c.doc_id == erasmus and "14 mg/h" in c.quote for c in answer.citations), answer.answer
+
+
+@pytest.mark.model
+def test_a_comparison_question_draws_on_two_papers(real_pipeline):
+    answer = real_pipeline.ask(
+        "Were hallucinations reported with the low-dose S-ketamine in Rotterdam, compared to the "
+        "Australian racemic ketamine series?"
+    )
+    assert {"erasmus-low-dose-s-ketamine-cohort", "mackay-low-dose-ketamine-retrospective"} <= {
+        c.doc_id for c in answer.citations
+    }
+
+
+def test_citation_to_dict_is_the_json_contract():
+    citation = Citation(1, "d", "T", "Methods", None, 3, 9, "quoted", "d#1")
+    assert set(citation.to_dict()) == CITATION_KEYS
