@@ -2,7 +2,8 @@
 # The README's first command: build the environment, index corpus/ if missing or stale, then start
 # the services in the background and stay in the foreground; Ctrl-C stops everything it started.
 #   HTTP service  http://127.0.0.1:8000  (docs at /docs)   log .logs/api.log, PID .logs/api.pid
-# Host and port follow the settings (CRPS_QA_API_HOST, CRPS_QA_API_PORT).
+#   Browser UI    http://127.0.0.1:8501  (Streamlit)       log .logs/ui.log,  PID .logs/ui.pid
+# Host and ports follow the settings (CRPS_QA_API_HOST, CRPS_QA_API_PORT, CRPS_QA_UI_PORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -58,6 +59,13 @@ launch api .venv/bin/crps-qa serve
 wait_ready api "$api/ready"
 echo "start: HTTP service ready at $api (API docs: $api/docs, log: .logs/api.log)" >&2
 echo "start: try  curl '$api/search?q=What+infusion+rate+of+ketamine+was+used&k=3'" >&2
+
+ui="http://${CRPS_QA_API_HOST:-127.0.0.1}:${CRPS_QA_UI_PORT:-8501}"
+launch ui env CRPS_QA_API_URL="$api" .venv/bin/streamlit run ui/app.py --server.headless true \
+  --server.address "${CRPS_QA_API_HOST:-127.0.0.1}" --server.port "${CRPS_QA_UI_PORT:-8501}" \
+  --browser.gatherUsageStats false --client.toolbarMode viewer
+wait_ready ui "$ui/_stcore/health"
+echo "start: browser UI ready at $ui (log: .logs/ui.log)" >&2
 
 echo "start: running; press Ctrl-C to stop" >&2
 wait -n  # until Ctrl-C, or until a service exits (the EXIT trap then stops the others)
