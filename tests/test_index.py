@@ -17,10 +17,22 @@ def test_build_then_load_round_trips_every_passage(tiny_settings, fake_embedder)
     report = build(tiny_settings, fake_embedder)
     data = load_index(tiny_settings.index_dir, model="fake", dimension=64)
     assert report.documents == 2 and report.passages == len(data.passages) > 2
-    assert data.manifest["counts"] == {"documents": 2, "passages": report.passages}
+    assert data.manifest["counts"] == {"documents": 2, "passages": report.passages, "sentences": len(data.sentences)}
     for passage in data.passages:
         assert data.texts[passage.doc_id].text[passage.char_start : passage.char_end] == passage.text
     assert data.vectors.shape == (report.passages, 64)
+
+
+def test_every_sentence_of_every_passage_is_stored_with_its_vector(tiny_settings, fake_embedder):
+    build(tiny_settings, fake_embedder)
+    data = load_index(tiny_settings.index_dir)
+    table = data.sentences
+    assert table.vectors.shape == (len(table), 64) and len(table) > len(data.passages)
+    for row, start, end, vector in zip(table.rows, table.starts, table.ends, table.vectors, strict=True):
+        passage = data.passages[row]
+        assert passage.char_start <= start < end <= passage.char_end
+        sentence = data.texts[passage.doc_id].text[start:end]
+        assert vector == pytest.approx(fake_embedder.encode([sentence])[0])
 
 
 def test_manifest_records_how_the_index_was_built(tiny_settings, fake_embedder):
@@ -37,7 +49,7 @@ def test_manifest_records_how_the_index_was_built(tiny_settings, fake_embedder):
 def test_unchanged_corpus_reuses_every_vector(tiny_settings, fake_embedder):
     first = build(tiny_settings, fake_embedder)
     second = build(tiny_settings, fake_embedder)
-    assert (second.embedded, second.reused) == (0, first.passages)
+    assert (second.embedded, second.reused, second.sentences_embedded) == (0, first.passages, 0)
     assert is_stale(tiny_settings) is None
 
 

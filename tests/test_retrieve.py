@@ -1,5 +1,6 @@
 """Search over a tiny indexed corpus with the fake embedder: modes, k, filters and input checks."""
 
+import numpy as np
 import pytest
 
 from crps_qa.errors import NotFoundError, QueryError
@@ -69,3 +70,38 @@ def test_pipeline_picks_up_a_new_build(pipeline, tiny_settings, fake_embedder):
     build(tiny_settings, fake_embedder)
     assert pipeline.reload_if_changed() is True
     assert pipeline.search("magnesium", k=1, mode="bm25")[0].doc_id == "extra"
+
+
+def _rescoring_retriever(sentence_weight: float, rescore_depth: int = 30):
+    """Three passages; passage 1's best sentence matches the query direction (1, 0) best."""
+    import numpy as np
+
+    from crps_qa.index import IndexData, SentenceTable, make_dense
+    from crps_qa.lexical import Bm25Index
+    from crps_qa.retrieve import Retriever
+    from crps_qa.settings import Settings
+    from crps_qa.types import Passage
+    from fakes import FakeEmbedder
+
+    passages = [Passage(f"d#{i}", "d", f"p{i}", 0, 2) for i in range(3)]
+    cosines = [0.40, 0.70, 0.55]  # best sentence of each passage
+    vectors = np.array([[c, (1 - c * c) ** 0.5] for c in cosines], dtype=np.float32)
+    table = SentenceTable(np.arange(3), np.zeros(3, np.int64), np.full(3, 2), vectors)
+    data = IndexData({"build_id": "t"}, {}, {}, passages, vectors, make_dense(vectors), Bm25Index.build(["a"] * 3),
+                     sentences=table)
+    settings = Settings(sentence_weight=sentence_weight, rescore_depth=rescore_depth)
+    return Retriever(data, FakeEmbedder(dimension=2), settings)
+
+
+def test_rescoring_adds_the_scaled_best_sentence_match_to_the_fused_score():
+    retriever = _rescoring_retriever(sentence_weight=1.0)
+    fused = {0: 0.9, 1: 0.6, 2: 0.3}
+    # fused scaled 1.0 / 0.5 / 0.0; best sentence 0.40 / 0.70 / 0.55 scaled 0.0 / 1.0 / 0.5
+    assert retriever.rescore(fused, np.array([1.0, 0.0], np.float32)) == pytest.approx({0: 1.0, 1: 1.5, 2: 0.5})
+
+
+def test_rescoring_is_off_at_weight_zero_and_leaves_passages_past_the_depth_in_order():
+    fused = {0: 0.9, 1: 0.6, 2: 0.3}
+    assert _rescoring_retriever(sentence_weight=0.0).rescore(fused, np.array([1.0, 0.0], np.float32)) == fused
+    deep = _rescoring_retriever(sentence_weight=1.0, rescore_depth=2).rescore(fused, np.array([1.0, 0.0], np.float32))
+    assert deep == pytest.approx({0: 1.0, 1: 1.5, 2: 0.0})  # passage 2 is past the cut: only its scaled fused 0.0

@@ -7,6 +7,7 @@ Layout (``index_dir``)::
                      /documents.json            metadata + cleaned text + pages + sections
                      /passages.jsonl            one Passage per line; line i is vector row i
                      /dense.faiss               IndexFlatIP over unit vectors (inner product = cosine)
+                     /sentences.npz             every passage's sentences: passage row, span, unit vector
                      /bm25/                     bm25s files
 
 A build is written to a fresh folder and only then made ``current``, so a crash or Ctrl-C
@@ -38,10 +39,41 @@ from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors for re-scoring
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_BUILDS = 2  # the new build and the one before it (a reader may still be loading it)
+
+
+@dataclass(frozen=True)
+class SentenceTable:
+    """The sentences of every passage, embedded one by one (for re-scoring and answers).
+
+    Row j is the sentence ``text[starts[j]:ends[j]]`` of document ``passages[rows[j]].doc_id``,
+    with unit vector ``vectors[j]``. A sentence shared by two overlapping passages appears once
+    per passage (its vector is computed once and reused)."""
+
+    rows: np.ndarray  # int64 passage row of each sentence
+    starts: np.ndarray  # int64 char_start in the cleaned document text
+    ends: np.ndarray  # int64 char_end
+    vectors: np.ndarray  # float32 (n, dimension)
+
+    @classmethod
+    def empty(cls, dimension: int) -> SentenceTable:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, np.zeros((0, dimension), dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def save(self, path: Path) -> None:
+        with open(path, "wb") as handle:
+            np.savez(handle, rows=self.rows, starts=self.starts, ends=self.ends, vectors=self.vectors)
+
+    @classmethod
+    def load(cls, path: Path) -> SentenceTable:
+        with np.load(path) as arrays:
+            return cls(*(np.asarray(arrays[name]) for name in ("rows", "starts", "ends", "vectors")))
 
 
 @dataclass
@@ -57,6 +89,7 @@ class IndexData:
     bm25: Bm25Index = field(repr=False)
     expansions: list[tuple[str, str]] = field(default_factory=list)  # (abbreviation/variant, other form)
     path: Path | None = None
+    sentences: SentenceTable | None = field(default=None, repr=False)  # None: no sentence re-scoring
 
     @property
     def build_id(self) -> str:
@@ -114,6 +147,8 @@ def save_index(data: IndexData, index_dir: Path) -> Path:
             for doc_id, info in data.documents.items()
         }
         (tmp / "documents.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+        if data.sentences is not None:
+            data.sentences.save(tmp / "sentences.npz")
         (tmp / "expansions.json").write_text(json.dumps(data.expansions, ensure_ascii=False), encoding="utf-8")
         # The manifest goes last: a folder without one is never a complete build.
         (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2), encoding="utf-8")
@@ -210,14 +245,21 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
             passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
         bm25 = Bm25Index.load(build / "bm25", size=len(passages))
         expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
+        sentences = SentenceTable.load(build / "sentences.npz")
     except Exception as exc:  # noqa: BLE001 - any unreadable part means the same thing
         raise IndexCorruptError(
             f"The index in {build} is damaged ({type(exc).__name__}: {exc}). "
             f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
         ) from exc
-    if dense.ntotal != len(passages) or manifest.get("counts", {}).get("passages") != len(passages):
+    if (
+        dense.ntotal != len(passages)
+        or manifest.get("counts", {}).get("passages") != len(passages)
+        or manifest.get("counts", {}).get("sentences") != len(sentences)
+        or (len(sentences) and sentences.vectors.shape[1] != dense.d)
+    ):
         raise IndexCorruptError(
-            f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages). "
+            f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages, "
+            f"{len(sentences)} sentences). "
             f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
         )
     texts = {
@@ -231,4 +273,6 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     }
     documents = {doc_id: DocumentInfo(**d["info"]) for doc_id, d in docs.items()}
     vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, dense.d), np.float32)
-    return IndexData(manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build)
+    return IndexData(
+        manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences
+    )

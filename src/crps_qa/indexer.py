@@ -19,12 +19,13 @@ import numpy as np
 
 from crps_qa.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.catalog import describe, load_catalog
-from crps_qa.chunk import chunk_document
+from crps_qa.chunk import chunk_document, split_sentences
 from crps_qa.embed import Embedder
 from crps_qa.errors import CrpsQaError, IngestError
 from crps_qa.index import (
     FORMAT_VERSION,
     IndexData,
+    SentenceTable,
     build_lock,
     load_index,
     make_dense,
@@ -38,7 +39,7 @@ from crps_qa.ingest import ingest_corpus
 from crps_qa.lexical import Bm25Index
 from crps_qa.normalize import normalize_document
 from crps_qa.settings import Settings
-from crps_qa.types import DocumentInfo, Passage, SkippedFile
+from crps_qa.types import CleanDocument, DocumentInfo, Passage, SkippedFile
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class BuildReport:
     build_dir: Path
     documents: int
     passages: int
-    embedded: int  # vectors computed in this build
-    reused: int  # vectors taken from the previous build
+    embedded: int  # passage vectors computed in this build
+    reused: int  # passage vectors taken from the previous build (or shared with an identical passage)
+    sentences_embedded: int  # sentence vectors computed in this build
     skipped: tuple[SkippedFile, ...]
     seconds: float
 
@@ -104,15 +106,45 @@ def corpus_expansions(texts) -> list[tuple[str, str]]:  # noqa: ANN001 - Iterabl
 
 
 def _previous_vectors(settings: Settings) -> dict[str, np.ndarray]:
-    """Vectors of the current build by cache key, when it used the same model (else empty)."""
+    """Passage and sentence vectors of the current build by cache key, when it used the same model."""
     try:
         old = load_index(settings.index_dir, model=settings.model)
     except CrpsQaError:
         return {}
-    keys = old.manifest.get("vector_keys", [])
-    if len(keys) != len(old.vectors):
-        return {}
-    return dict(zip(keys, old.vectors, strict=True))
+    cache: dict[str, np.ndarray] = {}
+    for name, vectors in (("vector_keys", old.vectors), ("sentence_keys", old.sentences.vectors)):
+        keys = old.manifest.get(name, [])
+        if len(keys) == len(vectors):
+            cache.update(zip(keys, vectors, strict=True))
+    return cache
+
+
+def _embed(
+    texts: list[str], model: str, embedder: Embedder, cache: dict[str, np.ndarray], *, batch_size: int,
+    progress: bool,
+) -> tuple[np.ndarray, list[str], int]:
+    """Vectors of ``texts`` (cached ones reused, each distinct new text encoded once), their cache
+    keys, and how many texts were encoded. New vectors are added to ``cache``."""
+    keys = [vector_key(model, text) for text in texts]
+    todo = list(dict.fromkeys(key for key in keys if key not in cache))
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}
+    fresh = embedder.encode([texts[first[key]] for key in todo], batch_size=batch_size, progress=progress)
+    cache.update(zip(todo, fresh, strict=True))
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for i, key in enumerate(keys):
+        vectors[i] = cache[key]
+    return vectors, keys, len(todo)
+
+
+def sentence_spans(texts: dict[str, CleanDocument], passages: list[Passage]) -> tuple[np.ndarray, ...]:
+    """(passage row, char_start, char_end) of every sentence of every passage."""
+    rows, starts, ends = [], [], []
+    for row, passage in enumerate(passages):
+        for start, end in split_sentences(texts[passage.doc_id].text, passage.char_start, passage.char_end):
+            rows.append(row)
+            starts.append(start)
+            ends.append(end)
+    return tuple(np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
 
 
 def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False) -> BuildReport:
@@ -139,17 +171,18 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
             passages.extend(doc_passages)
             hashes[raw.doc_id] = {"sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages)}
 
-        inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
-        keys = [vector_key(settings.model, text) for text in inputs]
         cache = {} if rebuild else _previous_vectors(settings)
-        todo = [i for i, key in enumerate(keys) if key not in cache]
-        fresh = embedder.encode([inputs[i] for i in todo], batch_size=settings.batch_size, progress=progress)
-        vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
-        for row, i in enumerate(todo):
-            vectors[i] = fresh[row]
-        for i, key in enumerate(keys):
-            if key in cache:
-                vectors[i] = cache[key]
+        embed = {"batch_size": settings.batch_size, "progress": progress}
+        inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
+        vectors, keys, embedded = _embed(inputs, settings.model, embedder, cache, **embed)
+        # Each sentence on its own, without title context: re-scoring asks "does one sentence of
+        # this passage say what the question asks?", which a whole-passage vector blurs.
+        rows, starts, ends = sentence_spans(texts, passages)
+        sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
+        sentence_vectors, sentence_keys, sentences_embedded = _embed(
+            sentence_texts, settings.model, embedder, cache, **embed
+        )
+        sentences = SentenceTable(rows, starts, ends, sentence_vectors)
 
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -160,12 +193,13 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
             "chunking": chunking_settings(settings),
             "documents": hashes,
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-            "counts": {"documents": len(documents), "passages": len(passages)},
+            "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
             "vector_keys": keys,
+            "sentence_keys": sentence_keys,
         }
         data = IndexData(
             manifest, documents, texts, passages, vectors, make_dense(vectors),
-            Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()),
+            Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()), sentences=sentences,
         )
         build_dir = save_index(data, settings.index_dir)
     for skipped in report.skipped:
@@ -174,8 +208,9 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
         build_dir=build_dir,
         documents=len(documents),
         passages=len(passages),
-        embedded=len(todo),
-        reused=len(passages) - len(todo),
+        embedded=embedded,
+        reused=len(passages) - embedded,
+        sentences_embedded=sentences_embedded,
         skipped=report.skipped,
         seconds=time.perf_counter() - started,
     )

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     dense_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weight of the dense score in convex fusion (BM25 gets the rest)."
     )
+    sentence_weight: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="Hybrid re-scoring: weight of a passage's best-matching sentence (0 turns re-scoring off).",
+    )
+    rescore_depth: int = Field(30, ge=0, le=1000, description="Fused passages re-scored by their best sentence.")
     candidates: int = Field(100, ge=1, le=10000, description="Hits taken from each retriever before fusion.")
     query_expansion: bool = Field(
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
