@@ -2,7 +2,6 @@
 answer metrics. Unit tests run on a tiny corpus with the fake embedder; `model` tests on the real one."""
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +61,10 @@ def assert_exact(pipeline: Pipeline, answer: Answer) -> None:
         text = pipeline.data.texts[citation.doc_id].text
         assert text[citation.char_start : citation.char_end] == citation.quote
         assert citation.chunk_id.startswith(citation.doc_id + "#")
-    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
-    assert markers == [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    if not answer.refused:  # each quoted sentence (whitespace collapsed), then its marker
+        parts = [f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in answer.citations]
+        assert answer.answer == " ".join(parts)
     assert 0.0 <= answer.confidence <= 1.0
 
 
