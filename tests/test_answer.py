@@ -10,7 +10,16 @@ from typer.testing import CliRunner
 
 from crps_qa import answer as answer_module
 from crps_qa import embed
-from crps_qa.answer import MARKER, REFUSAL, Scored, answer_type_match, near_duplicate, select
+from crps_qa.answer import (
+    MARKER,
+    REFUSAL,
+    WEIGHTS,
+    Scored,
+    answer_type_match,
+    is_fragment,
+    near_duplicate,
+    select,
+)
 from crps_qa.cli import app
 from crps_qa.evaluate import Question, answer_hit, evaluate_answers, load_questions
 from crps_qa.indexer import build
@@ -105,11 +114,13 @@ def test_overlapping_passages_do_not_repeat_a_sentence(tiny):
     assert len(keys) == len(set(keys))
 
 
-def _scored(quote: str, score: float, vector: list[float], start: int = 0) -> Scored:
+def _scored(quote: str, score: float, vector: list[float], start: int = 0, *, fragment: float = 0.0,
+            sentences: tuple[tuple[int, int], ...] = ()) -> Scored:
     hit = Hit(1, 1.0, "d", "T", None, None, start, start + len(quote), "d#1", quote)
     unit = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
-    # with every part equal to `score`, the weighted sum is `score` (the weights add up to 1)
-    return Scored("d", start, start + len(quote), quote, hit, score, score, score, score, unit)
+    part = score / sum(WEIGHTS.values())  # with every part equal, the weighted sum is `score`
+    return Scored("d", start, start + len(quote), quote, hit, part, part, part, part, unit, fragment,
+                  sentences)
 
 
 def test_near_duplicate_sentences_are_cited_once():
@@ -125,6 +136,84 @@ def test_runners_up_must_score_close_to_the_best_sentence():
     best = _scored("The maximum rate was 40 mg/h.", 0.9, [1, 0, 0])
     far = _scored("Nausea was common.", 0.9 - answer_module.EXTRA_MARGIN - 0.01, [0, 1, 0], start=100)
     assert select([best, far]) == [best]
+
+
+def test_a_pair_counts_as_two_sentences_and_is_not_repeated_by_its_halves():
+    first, second = "Ten patients had a second course.", "All of them were pain free."
+    pair = _scored(f"{first} {second}", 0.95, [1, 0, 0, 0], sentences=((0, 33), (34, 61)))  # 0.95 - PAIR_COST
+    half = _scored(second, 0.88, [0, 1, 0, 0], start=34)  # overlaps the pair: nothing new
+    other = _scored("Nausea was common.", 0.87, [0, 0, 1, 0], start=200)
+    third = _scored("Relief lasted three months.", 0.86, [0, 0, 0, 1], start=300)
+    assert [s.quote for s in select([pair, half, other, third])] == [pair.quote, other.quote]  # 2 + 1 = 3
+
+
+def test_a_heading_scores_below_a_sentence_with_the_same_match():
+    heading = _scored("Ketamine Infusion Rate", 0.8, [1, 0, 0], fragment=1.0)
+    sentence = _scored("The infusion rate was 40 mg/h.", 0.8, [0, 1, 0], start=100)
+    assert heading.score == pytest.approx(0.8 - answer_module.FRAGMENT_PENALTY)
+    assert select([heading, sentence])[0] is sentence
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("Intravenous Ketamine for Complex Regional Pain Syndrome (CRPS): A Promising Option", 1.0),  # title
+        ("Functional Measure Preamputation Post Amputation", 1.0),  # table header
+        ("TUG 42 s 19 s", 1.0),  # table row
+        ("Results", 1.0),
+        ("Hallucinations occurred in six patients.", 0.0),
+        ("CRPS is characterized by a variable progression over time.2", 0.0),  # reference number
+        ("Pain is the key feature (2).", 0.0),
+        ("- Anti-inflammatory effects via inhibition of microglial activation.", 0.0),  # list item
+    ],
+)
+def test_headings_titles_and_table_rows_are_fragments(text, fragment):
+    assert is_fragment(text) == fragment
+
+
+def test_number_words_match_digits(tiny):
+    terms = tiny.answerer()._terms
+    assert terms("four categories") == terms("4 categories")
+
+
+def test_an_answer_split_over_two_sentences_is_quoted_as_one_span(tmp_path, fake_embedder):
+    docs = {
+        "case.txt": (
+            "A case\n\nResults\n\nThe other report describes a man whose knee surgery failed. "
+            "At follow-up his scores fell from 8 to 3.\n\nDiscussion\n\nKnee pain is common in athletes."
+        ),
+        "other.txt": "Another study\n\nMethods\n\nShoulder pain was treated with rest and ice.",
+    }
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    # neither sentence alone matches the question as well as the two together
+    answer = pipeline.ask("How had his scores changed at follow-up, the man in the other report whose knee "
+                          "surgery failed?")
+    assert not answer.refused
+    assert answer.citations[0].quote == (
+        "The other report describes a man whose knee surgery failed. "
+        "At follow-up his scores fell from 8 to 3."
+    )
+    assert_exact(pipeline, answer)
+
+
+def test_answer_sentences_use_the_index_vectors_and_encode_only_the_question(tiny, fake_embedder):
+    before = fake_embedder.calls
+    answer = tiny.ask("What was the maximum infusion rate?")
+    assert not answer.refused
+    assert fake_embedder.calls - before <= 2  # the question for search and for the answer, no sentence
+
+
+def test_every_cited_passage_is_returned_even_below_k(tmp_path, fake_embedder):
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    answer = pipeline.ask("What was the ketamine dose and the lidocaine dose?", k=1)
+    assert len({c.chunk_id for c in answer.citations}) == 2  # two documents, so one is below k = 1
+    assert {c.chunk_id for c in answer.citations} <= {p.chunk_id for p in answer.passages}
+    top = pipeline.search("What was the ketamine dose and the lidocaine dose?", k=1)
+    assert answer.passages[0].chunk_id == top[0].chunk_id and len(answer.passages) == 2
 
 
 @pytest.mark.parametrize(

@@ -1,27 +1,38 @@
 """Extractive answers: the retrieved sentences that best answer a question, each cited exactly.
 
-    answerer = Answerer(index_data, embedder, refusal_threshold=0.20)
+    answerer = Answerer(index_data, embedder, refusal_threshold=0.115)
     answer = answerer.answer("What dose of S-ketamine was used?", hits)   # hits: hybrid search, top 10
     answer.answer        # "The maximum dose was 14 mg/h. [1]"  (or REFUSAL)
     answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)
 
-No language model writes anything: every answer sentence is a verbatim sentence of a cleaned
-document, cut by :func:`crps_qa.chunk.split_sentences`, so ``text[char_start:char_end] == quote``.
+No language model writes anything: every cited quote is one sentence, or two consecutive
+sentences, of a cleaned document as cut by :func:`crps_qa.chunk.split_sentences`, so
+``text[char_start:char_end] == quote``. Every cited passage is among ``Answer.passages``.
 
-How a sentence is scored (all parts in [0, 1]):
+How a candidate is scored (all parts in [0, 1]). Candidates are the sentences of the top
+CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in the same passage
+(an answer is often split: "That report describes a 38-year-old man ... At follow-up his pain was
+3 of 10."). Sentence vectors come from the index (``IndexData.sentences``, the same model), so
+nothing is re-encoded but the question.
 
-* ``dense``   cosine of question and sentence under the pipeline's embedding model;
+* ``dense``   cosine of question and sentence (a pair: the normalised sum of its two vectors);
 * ``overlap`` IDF-weighted share of the question's terms the sentence contains (both sides
-  expanded with the corpus's abbreviations, so "CRPS" matches "complex regional pain syndrome");
+  expanded with the corpus's abbreviations, so "CRPS" matches "complex regional pain syndrome";
+  number words count as digits, "four" == "4");
 * ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
   what dose / rate / percentage ...) and the sentence states a number, else 0;
-* ``passage`` the fused retrieval score of the passage the sentence came from.
+* ``passage`` the retrieval score of the passage the sentence came from, relative to the top hit
+  (hybrid search has already re-scored passages by their best sentence, and that ranking is more
+  reliable than any one sentence's score);
+* ``fragment`` 1 for a heading, title or table row (no sentence-final punctuation, or mostly
+  capitalised words): a heading is not an answer, so it is penalised;
+* a pair pays PAIR_COST, so two sentences win only when the second adds to the match.
 
-The best sentence is kept, then up to two more that score close to it and are not near-duplicates
-of a sentence already taken (overlapping passages repeat sentences).
+The best candidate is kept, then more that score close to it and do not repeat a sentence already
+taken (overlapping passages repeat sentences), up to MAX_SENTENCES sentences in all.
 
 Refusal: a question is answered only when its *evidence* reaches ``refusal_threshold``. Evidence
-is the best sentence's score, lowered by the share (IDF-weighted) of the question's terms that
+is the best candidate's score, lowered by the share (IDF-weighted) of the question's terms that
 occur nowhere in the corpus: a question about "lidocaine" over papers that never mention it is
 not answered by a sentence that merely talks about CRPS pain.
 
@@ -57,16 +68,21 @@ NO_PASSAGES = "No passage matches this question."
 
 # ----------------------------------------------------------------------------- tuning
 CANDIDATE_PASSAGES = 10  # sentences are drawn from this many hits (answer recall @10 >> @5)
-MAX_SENTENCES = 3
-EXTRA_MARGIN = 0.15  # a 2nd/3rd sentence must score within this of the best one
+MAX_SENTENCES = 3  # in the whole answer (a pair counts as two)
+EXTRA_MARGIN = 0.15  # a further candidate must score within this of the best one
 DIVERSITY = 0.1  # maximal-marginal-relevance penalty on similarity to sentences already taken
 DUPLICATE_JACCARD = 0.7  # sentences sharing this share of their terms count as the same ...
 DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this close
 MIN_WORDS = 3  # shorter "sentences" are headings or table labels
-WEIGHTS = {"dense": 0.35, "overlap": 0.30, "quantity": 0.15, "passage": 0.20}
+WEIGHTS = {"dense": 0.20, "overlap": 0.30, "quantity": 0.10, "passage": 0.20}
+FRAGMENT_PENALTY = 0.10  # score -= this for a heading / title / table row
+PAIR_COST = 0.03  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
-CONFIDENCE_SLOPE = 4.5  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.40
+CONFIDENCE_SLOPE = 5.4  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.26
+NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+))}
 
 # Words that shape a question but are not what it is about: never matched, never "unknown".
 QUESTION_WORDS = frozenset({
@@ -104,9 +120,28 @@ def answer_type_match(question: str, sentence: str) -> float:
     return float(any(says.search(sentence) for says in asked))
 
 
+# Sentence-final punctuation, optionally followed by closing quotes/brackets and a citation
+# ("... of CRPS.12", "... (2).", "... [3–5]").
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*(?:\s?[\[(]?[\d,–\-]+[\])]?)?$")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def is_fragment(text: str) -> float:
+    """1 for a heading, title or table row rather than a sentence: it does not end like a sentence,
+    or most of its words are capitalised ("Intravenous Ketamine for CRPS: A Promising Option"),
+    else 0. A list item that ends like a sentence ("- Pain relief lasted 3 months.") is a sentence."""
+    flat = " ".join(text.split())
+    words = _WORD.findall(flat)
+    if not words or not _SENTENCE_END.search(flat):
+        return 1.0
+    capitalised = sum(w[0].isupper() for w in words) / len(words)
+    return float(len(words) >= 3 and capitalised >= 0.6)
+
+
 @dataclass(frozen=True)
 class Scored:
-    """One candidate sentence with its exact span, the hit it came from, and its score parts."""
+    """One candidate (a sentence, or two consecutive ones) with its exact span, the hit it came
+    from, and its score parts."""
 
     doc_id: str
     char_start: int
@@ -118,11 +153,18 @@ class Scored:
     quantity: float
     passage: float
     vector: np.ndarray = field(repr=False, compare=False)
+    fragment: float = 0.0
+    sentences: tuple[tuple[int, int], ...] = ()  # spans of its sentences; () = the one span
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return self.sentences or ((self.char_start, self.char_end),)
 
     @property
     def score(self) -> float:
         return (WEIGHTS["dense"] * self.dense + WEIGHTS["overlap"] * self.overlap
-                + WEIGHTS["quantity"] * self.quantity + WEIGHTS["passage"] * self.passage)
+                + WEIGHTS["quantity"] * self.quantity + WEIGHTS["passage"] * self.passage
+                - FRAGMENT_PENALTY * self.fragment - PAIR_COST * (len(self.spans) - 1))
 
 
 def confidence(evidence: float) -> float:
@@ -147,12 +189,18 @@ class Answerer:
         n = len(tokens)
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log((n + 1) / 0.5)  # a term the corpus never uses
-        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._row_of = {p.chunk_id: row for row, p in enumerate(data.passages)}
+        self._stored: dict[int, list[int]] = {}  # passage row -> its sentence ids in data.sentences
+        if data.sentences is not None:
+            for j, row in enumerate(data.sentences.rows.tolist()):
+                self._stored.setdefault(int(row), []).append(j)
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # encoded here (index without sentences)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
     def answer(self, question: str, hits: Sequence[Hit], *, k: int | None = None) -> Answer:
-        """Answer ``question`` from ``hits`` (best first); ``k`` hits are returned as passages."""
+        """Answer ``question`` from ``hits`` (best first). The top ``k`` hits are returned as
+        passages, followed by any cited hit below the top ``k``, so every citation's passage is there."""
         passages = tuple(hits[: k or len(hits)])
         scored = self.score(question, hits[:CANDIDATE_PASSAGES])
         evidence = self.evidence(question, scored)
@@ -164,11 +212,16 @@ class Answerer:
                      char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id)
             for n, s in enumerate(chosen, start=1)
         )
+        shown = {h.chunk_id for h in passages}
+        for s in chosen:
+            if s.hit.chunk_id not in shown:
+                passages += (s.hit,)
+                shown.add(s.hit.chunk_id)
         text = " ".join(f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in citations)
         return Answer(question, text, False, confidence(evidence), citations, passages)
 
     def evidence(self, question: str, scored: Sequence[Scored]) -> float:
-        """How well the best sentence supports an answer, in about [0, 1] (see module doc)."""
+        """How well the best candidate supports an answer, in about [0, 1] (see module doc)."""
         if not scored:
             return 0.0
         return max(s.score for s in scored) - UNKNOWN_PENALTY * self.unknown_share(question)
@@ -181,36 +234,47 @@ class Answerer:
         return unseen / total if total else 0.0
 
     def score(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
-        """Every distinct sentence of ``hits`` (first occurrence wins), scored against ``question``."""
-        spans: dict[tuple[str, int, int], Hit] = {}
-        for hit in hits:
-            text = self.data.texts[hit.doc_id].text
-            for start, end in split_sentences(text, hit.char_start, hit.char_end):
-                if len(text[start:end].split()) >= MIN_WORDS:
-                    spans.setdefault((hit.doc_id, start, end), hit)
-        if not spans:
+        """Every distinct sentence of ``hits``, and every pair of consecutive sentences of one hit,
+        scored against ``question``. A sentence belongs to the first (best) hit that contains it."""
+        if not hits:
             return []
-        keys = list(spans)
-        vectors = self._sentence_vectors(keys)
+        units: list[tuple[Hit, list[tuple[int, int]], list[np.ndarray]]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for hit in hits:
+            spans, vectors = self._sentences(hit)
+            keep = [len(self.data.texts[hit.doc_id].text[a:b].split()) >= MIN_WORDS for a, b in spans]
+            for i, (span, vector) in enumerate(zip(spans, vectors, strict=True)):
+                key = (hit.doc_id, *span)
+                if keep[i] and key not in seen:
+                    units.append((hit, [span], [vector]))
+                if keep[i] and i + 1 < len(spans) and keep[i + 1] and (hit.doc_id, *spans[i + 1]) not in seen:
+                    units.append((hit, [span, spans[i + 1]], [vector, vectors[i + 1]]))
+            seen.update((hit.doc_id, *span) for span in spans)
+        if not units:
+            return []
         query = self.embedder.encode([question])[0]
-        dense = np.clip(vectors @ query, 0.0, 1.0)
         q_terms = set(self._question_terms(question))
         q_total = sum(self._weight(t) for t in q_terms) or 1.0
-        top = max(h.score for h in hits) or 1.0
+        top = max(h.score for h in hits)
         out = []
-        for (doc_id, start, end), d, vector in zip(keys, dense, vectors, strict=True):
-            quote = self.data.texts[doc_id].text[start:end]
+        for hit, spans, vectors in units:
+            text = self.data.texts[hit.doc_id].text
+            start, end = spans[0][0], spans[-1][1]
+            quote = text[start:end]
+            vector = np.sum(vectors, axis=0)
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
             s_terms = set(self._terms(quote))
             overlap = sum(self._weight(t) for t in q_terms & s_terms) / q_total
             quantity = answer_type_match(question, quote)
-            hit = spans[(doc_id, start, end)]
-            out.append(Scored(doc_id, start, end, quote, hit, float(d), overlap, quantity,
-                              max(0.0, hit.score / top), vector))
+            fragment = max(is_fragment(text[a:b]) for a, b in spans)
+            passage = max(0.0, hit.score / top) if top > 0 else 0.0
+            out.append(Scored(hit.doc_id, start, end, quote, hit, max(0.0, float(vector @ query)), overlap,
+                              quantity, passage, vector, fragment, tuple(spans) if len(spans) > 1 else ()))
         return out
 
     # ------------------------------------------------------------------ helpers
     def _terms(self, text: str) -> list[str]:
-        return tokenize(self.expander.expand(text))
+        return [NUMBER_WORDS.get(t, t) for t in tokenize(self.expander.expand(text))]
 
     def _question_terms(self, question: str) -> list[str]:
         content = " ".join(w for w in _WORDS.findall(question) if w.lower() not in QUESTION_WORDS)
@@ -219,7 +283,19 @@ class Answerer:
     def _weight(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)
 
-    def _sentence_vectors(self, keys: list[tuple[str, int, int]]) -> np.ndarray:
+    def _sentences(self, hit: Hit) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+        """Spans and unit vectors of the sentences of ``hit``, in order: from the index's sentence
+        table when it has them, else split and encoded here (once per sentence)."""
+        table = self.data.sentences
+        ids = self._stored.get(self._row_of.get(hit.chunk_id, -1), [])
+        if table is not None and ids:
+            spans = [(int(table.starts[j]), int(table.ends[j])) for j in ids]
+            return spans, [table.vectors[j] for j in ids]
+        spans = split_sentences(self.data.texts[hit.doc_id].text, hit.char_start, hit.char_end)
+        keys = [(hit.doc_id, a, b) for a, b in spans]
+        return spans, list(self._encode(keys)) if keys else []
+
+    def _encode(self, keys: list[tuple[str, int, int]]) -> np.ndarray:
         """Embeddings of the sentences, encoding only those not seen before (one batch)."""
         with self._lock:
             missing = [key for key in keys if key not in self._vectors]
@@ -233,22 +309,31 @@ class Answerer:
 
 
 def select(scored: Sequence[Scored]) -> list[Scored]:
-    """The best sentence, then up to MAX_SENTENCES - 1 close runners-up that say something new.
+    """The best candidate, then close runners-up that say something new, MAX_SENTENCES in all.
 
-    Runners-up are picked by maximal marginal relevance (score minus DIVERSITY times the cosine to
-    the closest sentence already taken), so a second sentence adds a fact rather than rephrasing
-    the first; near-duplicates (overlapping passages, abstract vs. results) are skipped outright."""
+    Runners-up must score within EXTRA_MARGIN of the best and are picked by maximal marginal
+    relevance (score minus DIVERSITY times the cosine to the closest candidate already taken), so
+    a further sentence adds a fact rather than rephrasing the first; candidates that share a
+    sentence with one taken, and near-duplicates (overlapping passages, abstract vs. results),
+    are skipped, and so is one that would take the answer past MAX_SENTENCES."""
     ranked = sorted(scored, key=lambda s: s.score, reverse=True)
     chosen = [ranked[0]]
     pool = [s for s in ranked[1:] if s.score >= ranked[0].score - EXTRA_MARGIN]
-    while len(chosen) < MAX_SENTENCES:
-        pool = [s for s in pool if not any(near_duplicate(s, c) for c in chosen)]
+    while True:
+        room = MAX_SENTENCES - sum(len(c.spans) for c in chosen)
+        pool = [s for s in pool if len(s.spans) <= room
+                and not any(shares_sentence(s, c) or near_duplicate(s, c) for c in chosen)]
         if not pool:
             break
         best = max(pool, key=lambda s: s.score - DIVERSITY * max(float(s.vector @ c.vector) for c in chosen))
         chosen.append(best)
         pool.remove(best)
     return chosen
+
+
+def shares_sentence(a: Scored, b: Scored) -> bool:
+    """True when two candidates of one document overlap (e.g. a pair and one of its sentences)."""
+    return a.doc_id == b.doc_id and a.char_start < b.char_end and b.char_start < a.char_end
 
 
 def near_duplicate(a: Scored, b: Scored) -> bool:
