@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "eval" / "questions.jsonl"
 # Quality gate: set just under the measured value (see README "Evaluation"); a change that makes
 # hybrid retrieval worse than this fails the suite.
-HYBRID_HIT5_GATE = 0.90
+HYBRID_HIT5_GATE = 0.89  # measured 0.909 (80 of 88) on 2026-11-22
 
 
 def test_every_passage_is_an_exact_span_of_its_cleaned_document(real_pipeline):

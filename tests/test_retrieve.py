@@ -105,3 +105,25 @@ def test_rescoring_is_off_at_weight_zero_and_leaves_passages_past_the_depth_in_o
     assert _rescoring_retriever(sentence_weight=0.0).rescore(fused, np.array([1.0, 0.0], np.float32)) == fused
     deep = _rescoring_retriever(sentence_weight=1.0, rescore_depth=2).rescore(fused, np.array([1.0, 0.0], np.float32))
     assert deep == pytest.approx({0: 1.0, 1: 1.5, 2: 0.0})  # passage 2 is past the cut: only its scaled fused 0.0
+
+
+def test_document_prior_lifts_every_passage_of_the_document_the_question_points_at(tiny_settings, fake_embedder):
+    from crps_qa.retrieve import Retriever
+
+    build(tiny_settings, fake_embedder)
+    data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
+    retriever = Retriever(data, fake_embedder, tiny_settings.model_copy(update={"doc_weight": 0.3}))
+    flat = dict.fromkeys(range(len(data.passages)), 0.0)
+    lifted = retriever.document_prior(flat, "cold woman")  # words only the skin document uses
+    for row, passage in enumerate(data.passages):
+        assert lifted[row] == pytest.approx(0.3 if passage.doc_id == "skin" else 0.0)
+    assert retriever.document_prior(flat, "xylophone") == flat  # no document matches: no change
+
+
+def test_document_prior_is_off_at_weight_zero(tiny_settings, fake_embedder):
+    from crps_qa.retrieve import Retriever
+
+    build(tiny_settings, fake_embedder)
+    data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
+    retriever = Retriever(data, fake_embedder, tiny_settings.model_copy(update={"doc_weight": 0.0}))
+    assert retriever.document_prior({0: 0.5}, "cold woman") == {0: 0.5}

@@ -15,6 +15,7 @@ from crps_qa.abbrev import QueryExpander
 from crps_qa.embed import Embedder
 from crps_qa.fusion import Run, convex, minmax, ranked, rrf
 from crps_qa.index import IndexData
+from crps_qa.lexical import Bm25Index
 from crps_qa.settings import Settings
 from crps_qa.types import Hit
 
@@ -31,6 +32,19 @@ class Retriever:
             self._rows_by_doc.setdefault(passage.doc_id, []).append(row)  # type: ignore[arg-type]
         self._rows_by_doc = {d: np.asarray(r, dtype=np.int64) for d, r in self._rows_by_doc.items()}
         self.expander = QueryExpander(dict(data.expansions) if settings.query_expansion else {})
+        # Whole-document BM25, for the document prior (see :meth:`document_prior`).
+        self._doc_order = [doc_id for doc_id in data.documents if doc_id in data.texts]
+        self._doc_bm25 = (
+            Bm25Index.build([data.texts[d].text for d in self._doc_order])
+            if settings.doc_weight > 0 and len(self._doc_order) > 1
+            else None
+        )
+        self._doc_of_row = np.asarray(
+            [self._doc_order.index(p.doc_id) if p.doc_id in data.texts else -1 for p in data.passages]
+            if self._doc_bm25 is not None
+            else [],
+            dtype=np.int64,
+        )
         # Sentence ids of each passage row, for re-scoring (empty when the index has no sentences).
         sentences = data.sentences
         self._sentences_of: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(data.passages)
@@ -84,16 +98,17 @@ class Retriever:
 
         The query is first expanded with the corpus's own abbreviations ("CRPS" ↔ "complex
         regional pain syndrome") unless the query_expansion setting is off. Hybrid mode fuses the
-        dense and BM25 runs, then re-scores the best ``rescore_depth`` passages by their single
-        best-matching sentence (see :meth:`rescore`)."""
-        query = self.expander.expand(query)
+        dense and BM25 runs, re-scores the best ``rescore_depth`` passages by their single
+        best-matching sentence (see :meth:`rescore`) and adds a document prior
+        (see :meth:`document_prior`)."""
+        question, query = query, self.expander.expand(query)
         rows = self.rows_for(doc_ids)
         if mode == "bm25":
             return self.bm25_run(query, n, rows)
         if mode not in ("dense", "hybrid"):
             raise ValueError(f"unknown mode {mode!r}")
         if vector is None:
-            vector = self.embedder.encode([query])[0]
+            vector = self.embedder.encode([question])[0]
         if mode == "dense":
             return self.dense_run(query, n, rows, vector)
         pool = max(n, self.settings.candidates)
@@ -103,7 +118,26 @@ class Retriever:
         else:
             w = self.settings.dense_weight
             fused = convex(runs, weights=[w, 1.0 - w])
-        return self.rescore(fused, vector)
+        return self.document_prior(self.rescore(fused, vector), query)
+
+    def document_prior(self, scores: Run, query: str) -> Run:
+        """Add ``doc_weight`` x (BM25 of the query against the passage's whole document, divided
+        by the best document's) to every passage.
+
+        A question often names its paper by something only said once in it, far from the answer
+        ("the Rotterdam ward", "the teenager's ankle"): the whole document matches, the passage
+        with the answer does not. e.g. document BM25 6.0 / 3.0 / 0.0, weight 0.3: passages of the
+        first document gain 0.3, of the second 0.15, of the third nothing.
+        """
+        if self._doc_bm25 is None or not scores:
+            return scores
+        doc_scores = self._doc_bm25.scores(query)
+        top = float(doc_scores.max())
+        if top <= 0:
+            return scores
+        weight = self.settings.doc_weight / top
+        return {row: score + weight * float(doc_scores[self._doc_of_row[row]]) if self._doc_of_row[row] >= 0
+                else score for row, score in scores.items()}
 
     def rescore(self, fused: Run, vector: np.ndarray) -> Run:
         """Add ``sentence_weight`` x (how well the passage's best sentence or sentence pair matches the query) to

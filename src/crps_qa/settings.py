@@ -48,12 +48,16 @@ class Settings(BaseSettings):
         description="Hybrid re-scoring: weight of a passage's best-matching sentence (0 turns re-scoring off).",
     )
     rescore_depth: int = Field(30, ge=0, le=1000, description="Fused passages re-scored by their best sentence.")
+    doc_weight: float = Field(
+        0.3, ge=0.0, le=10.0,
+        description="Hybrid document prior: weight of BM25 against a passage's whole document (0 turns it off).",
+    )
     candidates: int = Field(100, ge=1, le=10000, description="Hits taken from each retriever before fusion.")
     query_expansion: bool = Field(
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
     refusal_threshold: float = Field(
-        0.20,
+        0.115,
         ge=-1.0,
         le=1.0,
         description="Least evidence score (best answer sentence, minus a penalty for question terms the "
