@@ -19,7 +19,9 @@ def test_extracts_abbreviations_defined_in_the_text(text, expected):
 
 
 def test_merge_keeps_the_most_common_long_form():
-    merged = merge([{"CRPS": "Complex Regional Pain Syndrome"}, {"CRPS": "complex regional pain syndrome"}, {"IV": "intravenous"}])
+    merged = merge(
+        [{"CRPS": "Complex Regional Pain Syndrome"}, {"CRPS": "complex regional pain syndrome"}, {"IV": "intravenous"}]
+    )
     assert merged == {"CRPS": "complex regional pain syndrome", "IV": "intravenous"}
 
 

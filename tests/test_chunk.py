@@ -8,9 +8,11 @@ from crps_qa.types import CleanDocument, Section
     ("text", "sentences"),
     [
         ("Pain fell. It rose again.", ["Pain fell.", "It rose again."]),
-        ("Schwartzman et al. (2009) reported relief. It lasted.", ["Schwartzman et al. (2009) reported relief.", "It lasted."]),
+        ("Schwartzman et al. (2009) reported relief. It lasted.",
+         ["Schwartzman et al. (2009) reported relief.", "It lasted."]),
         ("The dose was 0.5 mg/kg. Then 1.5 mg/kg.", ["The dose was 0.5 mg/kg.", "Then 1.5 mg/kg."]),
-        ("Side effects (e.g. nausea) occurred. None were severe.", ["Side effects (e.g. nausea) occurred.", "None were severe."]),
+        ("Side effects (e.g. nausea) occurred. None were severe.",
+         ["Side effects (e.g. nausea) occurred.", "None were severe."]),
         ("Women are affected 3 times more often.4 CRPS is diagnosed clinically.",
          ["Women are affected 3 times more often.4", "CRPS is diagnosed clinically."]),
         ("Methods\n\nCase notes were reviewed", ["Methods", "Case notes were reviewed"]),

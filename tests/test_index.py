@@ -146,5 +146,6 @@ def test_catalog_metadata_is_attached(tiny_settings, fake_embedder):
     (tiny_settings.corpus_dir / "catalog.json").write_text(json.dumps(catalog))
     build(tiny_settings, fake_embedder)
     docs = load_index(tiny_settings.index_dir).documents
-    assert (docs["skin"].title, docs["skin"].year, docs["skin"].study_type) == ("Skin temperature case", 2021, "case report")
+    skin = docs["skin"]
+    assert (skin.title, skin.year, skin.study_type) == ("Skin temperature case", 2021, "case report")
     assert docs["dosing"].title == "Ketamine dosing in CRPS"  # no entry: first line of the text

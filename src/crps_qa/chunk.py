@@ -16,8 +16,10 @@ from crps_qa.types import CleanDocument, Passage
 
 # Words that end in a period without ending a sentence ("et al. 2009", "e.g. nausea").
 _ABBREVIATIONS = frozenset(
-    "al e.g i.e vs dr mr mrs ms prof fig figs no nos approx ca cf st resp eq ref refs vol pp inc"
-    " ltd co jr sr min max mg ml".split()
+    [
+        "al", "e.g", "i.e", "vs", "dr", "mr", "mrs", "ms", "prof", "fig", "figs", "no", "nos", "approx", "ca",
+        "cf", "st", "resp", "eq", "ref", "refs", "vol", "pp", "inc", "ltd", "co", "jr", "sr", "min", "max", "mg", "ml",
+    ]  # fmt: skip
 )
 # A sentence ends at . ! ? (optionally followed by a closing quote, bracket or a citation
 # number like "disease.12") when whitespace and an upper-case letter, digit or opening bracket

@@ -144,7 +144,8 @@ def search(
             hits = pipeline.search(item["question"], k=k, mode=mode, doc_ids=doc or ())
             if as_json or queries:
                 record = {"hits": [h.to_dict() for h in hits]}
-                sys.stdout.write(json.dumps({"id": item["id"], **record} if queries else record, ensure_ascii=False) + "\n")
+                line = {"id": item["id"], **record} if queries else record
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
                 _print_hits(hits)
     except CrpsQaError as exc:
@@ -156,7 +157,9 @@ def _print_hits(hits: list) -> None:
         typer.echo("No passage matches this question.")
     for hit in hits:
         where = ", ".join(
-            part for part in (hit.section, f"p. {hit.page}" if hit.page else None, f"chars {hit.char_start}-{hit.char_end}") if part
+            part
+            for part in (hit.section, f"p. {hit.page}" if hit.page else None, f"chars {hit.char_start}-{hit.char_end}")
+            if part
         )
         typer.secho(f"[{hit.rank}] {hit.title}", bold=True)
         typer.echo(f"    {hit.doc_id} · {where} · score {hit.score:.3f}")
@@ -230,17 +233,20 @@ def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
         if as_json:
             typer.echo(json.dumps({**info.to_dict(), "passages": counts.get(doc_id, 0)}, ensure_ascii=False))
         else:
-            typer.echo(f"{doc_id}  ({info.study_type or 'unknown type'}, {info.year or 'n.d.'}, {counts.get(doc_id, 0)} passages)\n    {info.title}")
+            kind, year = info.study_type or "unknown type", info.year or "n.d."
+            typer.echo(f"{doc_id}  ({kind}, {year}, {counts.get(doc_id, 0)} passages)\n    {info.title}")
 
 
 @app.command("eval")
 def eval_(
-    questions: Annotated[Path, typer.Option("--questions", help="Eval set (JSON lines).")] = Path("eval/questions.jsonl"),
+    questions: Annotated[Path, typer.Option("--questions", help="Eval set (JSON lines).")] = Path(
+        "eval/questions.jsonl"
+    ),
     modes: Annotated[str, typer.Option("--modes", help="Comma-separated modes.")] = "dense,bm25,hybrid",
     split: Annotated[str, typer.Option("--split", help="dev | test | all")] = "all",
-    report: Annotated[Path | None, typer.Option("--report", help="Markdown report path (chart beside it).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Markdown report (chart beside it).")] = None,
     beir: Annotated[Path | None, typer.Option("--beir", help="Evaluate on a BEIR folder instead.")] = None,
-    beir_cache: Annotated[Path | None, typer.Option("--beir-cache", help="Keep BEIR vectors in this .npy file.")] = None,
+    beir_cache: Annotated[Path | None, typer.Option("--beir-cache", help="Cache BEIR vectors (.npy).")] = None,
     answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Also score `ask` answers.")] = True,
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,

@@ -35,7 +35,7 @@ class IngestError(CrpsQaError):
     pass
 
 
-class IndexError_(CrpsQaError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(CrpsQaError):  # noqa: N801, N818 - avoid shadowing the builtin IndexError
     pass
 
 
