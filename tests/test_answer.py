@@ -147,6 +147,20 @@ def test_a_pair_counts_as_two_sentences_and_is_not_repeated_by_its_halves():
     assert [s.quote for s in select([pair, half, other, third])] == [pair.quote, other.quote]  # 2 + 1 = 3
 
 
+def test_passage_rank_orders_candidates_but_refusal_weighs_the_sentences_own_match(tiny):
+    def candidate(quote: str, match: float, passage: float, start: int) -> Scored:
+        hit = Hit(1, 1.0, "d", "T", None, None, start, start + len(quote), "d#1", quote)
+        unit = np.ones(3, dtype=np.float32) / np.sqrt(3)
+        return Scored("d", start, start + len(quote), quote, hit, match, match, 0.0, passage, unit)
+
+    top_passage = candidate("Ketamine was given on the ward.", 0.1, 1.0, 0)  # best passage, weak match
+    matching = candidate("The ketamine rate was 40 mg/h.", 0.8, 0.3, 100)  # lower passage, strong match
+    assert select([top_passage, matching])[0] is top_passage
+    assert matching.support > top_passage.support
+    assert tiny.answerer().unknown_share("ketamine rate") == 0.0
+    assert tiny.answerer().evidence("ketamine rate", [top_passage, matching]) == pytest.approx(matching.support)
+
+
 def test_a_heading_scores_below_a_sentence_with_the_same_match():
     heading = _scored("Ketamine Infusion Rate", 0.8, [1, 0, 0], fragment=1.0)
     sentence = _scored("The infusion rate was 40 mg/h.", 0.8, [0, 1, 0], start=100)

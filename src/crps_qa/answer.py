@@ -28,11 +28,16 @@ nothing is re-encoded but the question.
   capitalised words): a heading is not an answer, so it is penalised;
 * a pair pays PAIR_COST, so two sentences win only when the second adds to the match.
 
+Two weightings of the same parts: WEIGHTS ranks candidates (the passage's rank counts most: the
+hybrid ranking is more reliable than a sentence's own match), EVIDENCE_WEIGHTS measures how well
+the best candidate matches the question by itself, for refusal (the passage part is relative to
+the top hit, so it says little about whether the corpus answers at all).
+
 The best candidate is kept, then more that score close to it and do not repeat a sentence already
 taken (overlapping passages repeat sentences), up to MAX_SENTENCES sentences in all.
 
 Refusal: a question is answered only when its *evidence* reaches ``refusal_threshold``. Evidence
-is the best candidate's score, lowered by the share (IDF-weighted) of the question's terms that
+is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by the share (IDF-weighted) of the question's terms that
 occur nowhere in the corpus: a question about "lidocaine" over papers that never mention it is
 not answered by a sentence that merely talks about CRPS pain.
 
@@ -74,7 +79,8 @@ DIVERSITY = 0.1  # maximal-marginal-relevance penalty on similarity to sentences
 DUPLICATE_JACCARD = 0.7  # sentences sharing this share of their terms count as the same ...
 DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this close
 MIN_WORDS = 3  # shorter "sentences" are headings or table labels
-WEIGHTS = {"dense": 0.20, "overlap": 0.30, "quantity": 0.10, "passage": 0.20}
+WEIGHTS = {"dense": 0.10, "overlap": 0.20, "quantity": 0.10, "passage": 0.40}  # ranks candidates
+EVIDENCE_WEIGHTS = {"dense": 0.20, "overlap": 0.30, "quantity": 0.10, "passage": 0.20}  # decides refusal
 FRAGMENT_PENALTY = 0.10  # score -= this for a heading / title / table row
 PAIR_COST = 0.03  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
@@ -162,8 +168,17 @@ class Scored:
 
     @property
     def score(self) -> float:
-        return (WEIGHTS["dense"] * self.dense + WEIGHTS["overlap"] * self.overlap
-                + WEIGHTS["quantity"] * self.quantity + WEIGHTS["passage"] * self.passage
+        """How likely this candidate is the answer, relative to the other candidates."""
+        return self.weighted(WEIGHTS)
+
+    @property
+    def support(self) -> float:
+        """How well this candidate matches the question on its own terms (for refusal)."""
+        return self.weighted(EVIDENCE_WEIGHTS)
+
+    def weighted(self, weights: dict[str, float]) -> float:
+        return (weights["dense"] * self.dense + weights["overlap"] * self.overlap
+                + weights["quantity"] * self.quantity + weights["passage"] * self.passage
                 - FRAGMENT_PENALTY * self.fragment - PAIR_COST * (len(self.spans) - 1))
 
 
@@ -224,7 +239,7 @@ class Answerer:
         """How well the best candidate supports an answer, in about [0, 1] (see module doc)."""
         if not scored:
             return 0.0
-        return max(s.score for s in scored) - UNKNOWN_PENALTY * self.unknown_share(question)
+        return max(s.support for s in scored) - UNKNOWN_PENALTY * self.unknown_share(question)
 
     def unknown_share(self, question: str) -> float:
         """IDF-weighted share of the question's terms that no passage of the corpus contains."""
