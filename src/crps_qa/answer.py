@@ -84,8 +84,8 @@ EVIDENCE_WEIGHTS = {"dense": 0.20, "overlap": 0.30, "quantity": 0.10, "passage":
 FRAGMENT_PENALTY = 0.10  # score -= this for a heading / title / table row
 PAIR_COST = 0.03  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
-CONFIDENCE_SLOPE = 5.4  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.26
+CONFIDENCE_SLOPE = 6.8  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.265
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
