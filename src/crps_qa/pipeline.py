@@ -108,7 +108,8 @@ class Pipeline:
     def ask(
         self, question: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
     ) -> Answer:
-        """An extractive answer with exact citations, or a refusal; ``k`` passages come with it.
+        """An extractive answer with exact citations, or a refusal. The top ``k`` passages come with
+        it, followed by any cited passage ranked below ``k``, so every citation's passage is there.
 
         Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
         request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)

@@ -60,8 +60,8 @@ class Settings(BaseSettings):
         0.115,
         ge=-1.0,
         le=1.0,
-        description="Least evidence score (best answer sentence, minus a penalty for question terms the "
-        "corpus never uses) at which `ask` answers instead of refusing; calibrated in eval/TUNING.md.",
+        description="Least evidence score (the best candidate's refusal score, minus a penalty for question "
+        "terms the corpus never uses) at which `ask` answers instead of refusing; calibrated in eval/TUNING.md.",
     )
     default_k: int = Field(5, ge=1, le=50, description="Passages returned when k is not given.")
     max_k: int = Field(50, ge=1, le=1000, description="Largest k a caller may ask for.")
