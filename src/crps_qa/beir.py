@@ -1,6 +1,8 @@
 """Run crps-qa's retrieval on a BEIR-format data set (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
-Each BEIR document is one unit (title + text, no chunking), as in the published baselines.
+Each BEIR document is one unit (title + text, no chunking), as in the published baselines. Its
+sentences (the title, then ``chunk.split_sentences`` of the text) are embedded too, so hybrid mode
+re-scores by best sentence exactly as on an indexed corpus (see ``Retriever.rescore``).
 
     result = run_beir(Path("../shared/bench/scifact"), settings, embedder, modes=["hybrid"])
     result.metrics["hybrid"]["ndcg@10"]
@@ -19,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from crps_qa.chunk import split_sentences
 from crps_qa.embed import Embedder
 from crps_qa.errors import ConfigError
 from crps_qa.fusion import ranked
-from crps_qa.index import IndexData, make_dense
+from crps_qa.index import IndexData, SentenceTable, make_dense
+from crps_qa.indexer import _embed
 from crps_qa.lexical import Bm25Index
 from crps_qa.retrieve import Retriever
 from crps_qa.settings import Settings
@@ -38,8 +42,10 @@ class BeirResult:
     documents: int
     queries: int
     metrics: dict[str, dict[str, float]]
-    encode_seconds: float
+    encode_seconds: float  # documents and sentences (0 when both came from the cache)
     query_ms_median: dict[str, float]
+    sentences: int = 0
+    sentence_seconds: float = 0.0  # the sentences' share of encode_seconds
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -47,7 +53,9 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def load_beir(directory: Path, split: str = "test") -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
+def load_beir(
+    directory: Path, split: str = "test"
+) -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
     """Corpus records, queries by id (only those judged in ``split``) and qrels."""
     needed = [directory / "corpus.jsonl", directory / "queries.jsonl", directory / "qrels" / f"{split}.tsv"]
     missing = [str(p) for p in needed if not p.exists()]
@@ -62,37 +70,109 @@ def load_beir(directory: Path, split: str = "test") -> tuple[list[dict], dict[st
     return _read_jsonl(needed[0]), queries, qrels
 
 
-def build_beir_index(corpus: Sequence[dict], embedder: Embedder, *, batch_size: int, cache: Path | None) -> tuple[IndexData, float]:
-    """One passage per document; vectors cached in ``cache`` (a .npy file) when given."""
-    texts = [f"{d.get('title', '')}. {d['text']}".strip(". ") for d in corpus]
-    started = time.perf_counter()
+def unit_text(document: dict) -> tuple[str, int]:
+    """A document's unit text (title + text, as in the published baselines) and where its body
+    starts (0 without a title).
+
+    >>> unit_text({"title": "Pain fell.", "text": "It rose."})
+    ('Pain fell.. It rose.', 12)
+    """
+    title, body = document.get("title", ""), document["text"]
+    raw = f"{title}. {body}"
+    text = raw.strip(". ")
+    if not title.strip(". "):
+        return text, 0
+    lead = len(raw) - len(raw.lstrip(". "))
+    return text, min(max(len(title) + 2 - lead, 0), len(text))
+
+
+def beir_sentences(units: Sequence[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit row, char_start, char_end) of every sentence: the title on its own (a SciFact title
+    is often the paper's claim in one line, and may lack a final period), then the body's
+    sentences by ``split_sentences``."""
+    rows, starts, ends = [], [], []
+    for row, (text, body) in enumerate(units):
+        title = split_sentences(text, 0, body) if body else []
+        for start, end in title + split_sentences(text, body):
+            rows.append(row)
+            starts.append(start)
+            ends.append(end)
+    return tuple(np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))  # type: ignore[return-value]
+
+
+def _cached_vectors(
+    cache: Path | None, texts: list[str], embedder: Embedder, *, batch_size: int
+) -> np.ndarray:
+    """Vectors of ``texts``, from ``cache`` (.npy, checked by shape) or encoded and saved there."""
     if cache is not None and cache.exists():
         vectors = np.load(cache)
         if vectors.shape != (len(texts), embedder.dimension):
             raise ConfigError(f"Vector cache {cache} does not fit this corpus/model; delete it.")
-    else:
-        vectors = embedder.encode(texts, batch_size=batch_size, progress=True)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache, vectors)
+        return vectors
+    # Each distinct text once (a title repeated as its abstract's first sentence, boilerplate).
+    vectors, _, _ = _embed(texts, embedder.name, embedder, {}, batch_size=batch_size, progress=True)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, vectors)
+    return vectors
+
+
+def sentence_cache(cache: Path) -> Path:
+    """Where the sentence vectors of a BEIR corpus are kept: beside its document vectors."""
+    return cache.with_name(f"{cache.stem}-sentences.npy")
+
+
+def build_beir_index(
+    corpus: Sequence[dict], embedder: Embedder, *, batch_size: int, cache: Path | None, sentences: bool = True
+) -> tuple[IndexData, float, float]:
+    """One passage per document, with its sentences (``sentences=False``: none, so no re-scoring).
+    Vectors are cached in ``cache`` (a .npy file) and ``<stem>-sentences.npy`` when given.
+    Returns the index, seconds spent on document vectors and on sentence vectors."""
+    units = [unit_text(d) for d in corpus]
+    texts = [text for text, _ in units]
+    started = time.perf_counter()
+    vectors = _cached_vectors(cache, texts, embedder, batch_size=batch_size)
     seconds = time.perf_counter() - started
+    table, sentence_seconds = None, 0.0
+    if sentences:
+        rows, starts, ends = beir_sentences(units)
+        started = time.perf_counter()
+        sentence_vectors = _cached_vectors(
+            None if cache is None else sentence_cache(cache),
+            [texts[r][a:b] for r, a, b in zip(rows, starts, ends, strict=True)],
+            embedder,
+            batch_size=batch_size,
+        )
+        table = SentenceTable(rows, starts, ends, sentence_vectors)
+        sentence_seconds = time.perf_counter() - started
     passages = [
         Passage(chunk_id=d["_id"], doc_id=d["_id"], text=text, char_start=0, char_end=len(text))
         for d, text in zip(corpus, texts, strict=True)
     ]
     docs = {d["_id"]: DocumentInfo(doc_id=d["_id"], title=d.get("title", ""), path="") for d in corpus}
-    manifest = {"build_id": "beir", "model": embedder.name, "counts": {"passages": len(passages)}}
-    data = IndexData(manifest, docs, {}, passages, vectors, make_dense(vectors), Bm25Index.build(texts))
-    return data, seconds
+    counts = {"passages": len(passages), "sentences": 0 if table is None else len(table)}
+    manifest = {"build_id": "beir", "model": embedder.name, "counts": counts}
+    # No ``texts``: one passage per document, so the document prior would only repeat BM25.
+    data = IndexData(
+        manifest, docs, {}, passages, vectors, make_dense(vectors), Bm25Index.build(texts), sentences=table
+    )
+    return data, seconds, sentence_seconds
 
 
 def run_beir(
-    directory: Path, settings: Settings, embedder: Embedder, *, modes: Sequence[str], cache: Path | None = None
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    modes: Sequence[str],
+    cache: Path | None = None,
 ) -> BeirResult:
     from ranx import Qrels, Run, evaluate
 
     corpus, queries, qrels = load_beir(directory)
-    data, encode_seconds = build_beir_index(corpus, embedder, batch_size=settings.batch_size, cache=cache)
+    data, doc_seconds, sentence_seconds = build_beir_index(
+        corpus, embedder, batch_size=settings.batch_size, cache=cache
+    )
     retriever = Retriever(data, embedder, settings)
     ids = list(queries)
     vectors = embedder.encode([queries[i] for i in ids], batch_size=settings.batch_size)
@@ -109,4 +189,8 @@ def run_beir(
             result = evaluate(Qrels(qrels), Run(run), list(BEIR_METRICS), make_comparable=True)
         metrics[mode] = {name: float(result[name]) for name in BEIR_METRICS}
         latency[mode] = float(np.median(times) * 1000)
-    return BeirResult(directory.name, len(corpus), len(ids), metrics, encode_seconds, latency)
+    sentences = 0 if data.sentences is None else len(data.sentences)
+    return BeirResult(
+        directory.name, len(corpus), len(ids), metrics, doc_seconds + sentence_seconds, latency, sentences,
+        sentence_seconds,
+    )

@@ -310,8 +310,8 @@ def _eval_beir(directory: Path, settings: Settings, modes: list[str], cache: Pat
     if as_json:
         typer.echo(json.dumps(result.__dict__))
         return
-    typer.echo(f"{result.dataset}: {result.documents} documents, {result.queries} test queries, "
-               f"encoded in {result.encode_seconds:.0f}s")
+    typer.echo(f"{result.dataset}: {result.documents} documents ({result.sentences} sentences), {result.queries} "
+               f"test queries, encoded in {result.encode_seconds:.0f}s ({result.sentence_seconds:.0f}s sentences)")
     typer.echo("| mode | nDCG@10 | Recall@100 | MRR@10 | query p50 ms |\n|---|---|---|---|---|")
     for mode in modes:
         m = result.metrics[mode]
