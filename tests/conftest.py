@@ -11,9 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from fakes import FakeEmbedder  # noqa: E402
-
 from crps_qa.settings import Settings  # noqa: E402
+from fakes import FakeEmbedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
