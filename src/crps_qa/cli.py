@@ -132,24 +132,11 @@ def search(
     Examples: crps-qa search "how long did pain relief last" --k 3
               crps-qa search --queries eval/questions.jsonl --json
     """
-    try:
-        settings = _settings(index_dir=index_dir)
-        if (query is None) == (queries is None):
-            raise QueryError('Give either a question ("crps-qa search \\"...\\"") or --queries FILE.jsonl.')
-        batch = read_queries(queries) if queries else [{"id": None, "question": query}]
-        pipeline = _open_pipeline(settings)
-        for item in batch:  # validate everything before printing anything
-            pipeline.validate(item["question"], k=k, mode=mode, doc_ids=doc or ())
-        for item in batch:
-            hits = pipeline.search(item["question"], k=k, mode=mode, doc_ids=doc or ())
-            if as_json or queries:
-                record = {"hits": [h.to_dict() for h in hits]}
-                line = {"id": item["id"], **record} if queries else record
-                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-            else:
-                _print_hits(hits)
-    except CrpsQaError as exc:
-        raise fail(exc) from exc
+    def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
+        hits = pipeline.search(text, k=k, mode=mode, doc_ids=doc or ())
+        return {"hits": [h.to_dict() for h in hits]}, hits
+
+    _run_each("search", query, queries, index_dir, k, mode, doc, record, _print_hits, as_json)
 
 
 def _print_hits(hits: list) -> None:
@@ -182,23 +169,36 @@ def ask(
     Examples: crps-qa ask "what was the maximum S-ketamine infusion rate?"
               crps-qa ask --queries eval/questions.jsonl --json > answers.jsonl
     """
+    def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
+        answer = pipeline.ask(text, k=k, mode=mode, doc_ids=doc or ())
+        return {key: value for key, value in answer.to_dict().items() if key != "question"}, answer
+
+    _run_each("ask", question, queries, index_dir, k, mode, doc, record, _print_answer, as_json)
+
+
+def _run_each(
+    command: str, question: str | None, queries: Path | None, index_dir: Path | None, k: int | None, mode: str,
+    doc: list[str] | None, record: Any, show: Any, as_json: bool,
+) -> None:
+    """The shared body of ``search`` and ``ask``: one question or a JSON-lines batch, every request
+    validated before anything is printed, then one JSON line per query (with its id in batch mode)
+    or human output via ``show``. ``record(pipeline, question)`` returns (JSON record, what ``show``
+    prints)."""
     try:
         settings = _settings(index_dir=index_dir)
         if (question is None) == (queries is None):
-            raise QueryError('Give either a question ("crps-qa ask \\"...\\"") or --queries FILE.jsonl.')
+            raise QueryError(f'Give either a question ("crps-qa {command} \\"...\\"") or --queries FILE.jsonl.')
         batch = read_queries(queries) if queries else [{"id": None, "question": question}]
         pipeline = _open_pipeline(settings)
         for item in batch:  # validate everything before printing anything
             pipeline.validate(item["question"], k=k, mode=mode, doc_ids=doc or ())
         for item in batch:
-            answer = pipeline.ask(item["question"], k=k, mode=mode, doc_ids=doc or ())
+            line, result = record(pipeline, item["question"])
             if as_json or queries:
-                record = answer.to_dict()
-                del record["question"]
-                record = {"id": item["id"], **record} if queries else record
-                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+                line = {"id": item["id"], **line} if queries else line
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
-                _print_answer(answer)
+                show(result)
     except CrpsQaError as exc:
         raise fail(exc) from exc
 
