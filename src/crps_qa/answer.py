@@ -213,11 +213,14 @@ class Answerer:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
-    def answer(self, question: str, hits: Sequence[Hit], *, k: int | None = None) -> Answer:
+    def answer(
+        self, question: str, hits: Sequence[Hit], *, k: int | None = None, question_vector: np.ndarray | None = None
+    ) -> Answer:
         """Answer ``question`` from ``hits`` (best first). The top ``k`` hits are returned as
-        passages, followed by any cited hit below the top ``k``, so every citation's passage is there."""
+        passages, followed by any cited hit below the top ``k``, so every citation's passage is there.
+        ``question_vector`` is the question's embedding when the caller already has it."""
         passages = tuple(hits[: k or len(hits)])
-        scored = self.score(question, hits[:CANDIDATE_PASSAGES])
+        scored = self.score(question, hits[:CANDIDATE_PASSAGES], question_vector=question_vector)
         evidence = self.evidence(question, scored)
         if not scored or evidence < self.refusal_threshold:
             return Answer(question, REFUSAL, True, confidence(evidence), (), passages)
@@ -248,11 +251,14 @@ class Answerer:
         unseen = sum(self._unseen_idf for t in terms if t not in self._idf)
         return unseen / total if total else 0.0
 
-    def score(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+    def score(
+        self, question: str, hits: Sequence[Hit], *, question_vector: np.ndarray | None = None
+    ) -> list[Scored]:
         """Every distinct sentence of ``hits``, and every pair of consecutive sentences of one hit,
         scored against ``question``. A sentence belongs to the first (best) hit that contains it."""
         if not hits:
             return []
+        query = self.embedder.encode([question])[0] if question_vector is None else question_vector.reshape(-1)
         units: list[tuple[Hit, list[tuple[int, int]], list[np.ndarray]]] = []
         seen: set[tuple[str, int, int]] = set()
         for hit in hits:
@@ -267,7 +273,6 @@ class Answerer:
             seen.update((hit.doc_id, *span) for span in spans)
         if not units:
             return []
-        query = self.embedder.encode([question])[0]
         q_terms = set(self._question_terms(question))
         q_total = sum(self._weight(t) for t in q_terms) or 1.0
         top = max(h.score for h in hits)

@@ -114,10 +114,12 @@ class Pipeline:
         Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
         request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)
         retriever = self._retriever
+        vector = self.embedder.encode([request.query])[0]  # once, for both search and sentence scoring
         hits = retriever.search(
-            request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids
+            request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids,
+            vector=vector,
         )
-        return self.answerer(retriever).answer(request.query, hits, k=request.k)
+        return self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector)
 
     def answerer(self, retriever: Retriever | None = None) -> Answerer:
         """The answerer over ``retriever``'s index (the current one by default), built once per index."""

@@ -177,9 +177,12 @@ class Retriever:
             units = np.concatenate([units, pairs])
         return float(np.max(units @ vector.reshape(-1)))
 
-    def search(self, query: str, *, k: int, mode: str = "hybrid", doc_ids: Collection[str] | None = None) -> list[Hit]:
-        """The ``k`` best passages as cited hits, rank 1 first."""
-        scores = self.run(query, mode=mode, n=k, doc_ids=doc_ids)
+    def search(
+        self, query: str, *, k: int, mode: str = "hybrid", doc_ids: Collection[str] | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best passages as cited hits, rank 1 first (``vector``: the query's embedding, if known)."""
+        scores = self.run(query, mode=mode, n=k, doc_ids=doc_ids, vector=vector)
         return [self.hit(row, rank, scores[row]) for rank, row in enumerate(ranked(scores)[:k], start=1)]
 
     def hit(self, row: int, rank: int, score: float) -> Hit:
