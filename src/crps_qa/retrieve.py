@@ -39,10 +39,9 @@ class Retriever:
             if settings.doc_weight > 0 and len(self._doc_order) > 1
             else None
         )
+        position = {doc_id: i for i, doc_id in enumerate(self._doc_order)}
         self._doc_of_row = np.asarray(
-            [self._doc_order.index(p.doc_id) if p.doc_id in data.texts else -1 for p in data.passages]
-            if self._doc_bm25 is not None
-            else [],
+            [position.get(p.doc_id, -1) for p in data.passages] if self._doc_bm25 is not None else [],
             dtype=np.int64,
         )
         # Sentence ids of each passage row, for re-scoring (empty when the index has no sentences).
