@@ -8,7 +8,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from crps_qa.embed import TokenVectors
 from crps_qa.lexical import tokenize
+
+TOKEN_SLOTS = 1 << 16  # token vectors: wide enough that two words of a test never share a slot
 
 
 class FakeEmbedder:
@@ -16,6 +19,7 @@ class FakeEmbedder:
         self.name = name
         self.dimension = dimension
         self.calls = 0  # texts encoded so far, to check the vector cache
+        self.token_calls = 0  # texts encoded to token vectors (answers)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         self.calls += len(texts)
@@ -26,3 +30,17 @@ class FakeEmbedder:
                 out[row, slot] += 1.0
             out[row] /= np.linalg.norm(out[row])
         return out
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
+        """One hashed one-hot vector per stemmed word: word-by-word matching becomes exact word overlap."""
+        self.token_calls += len(texts)
+        out = []
+        for pieces in self.word_pieces(texts):
+            vectors = np.zeros((len(pieces), TOKEN_SLOTS), dtype=np.float32)
+            for row, piece in enumerate(pieces):
+                vectors[row, int(hashlib.md5(piece.encode()).hexdigest(), 16) % TOKEN_SLOTS] = 1.0
+            out.append(TokenVectors(tuple(pieces), vectors))
+        return out
+
+    def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
+        return [tokenize(text) for text in texts]

@@ -120,7 +120,7 @@ def _scored(quote: str, score: float, vector: list[float], start: int = 0, *, fr
     unit = np.asarray(vector, dtype=np.float32) / np.linalg.norm(vector)
     part = score / sum(WEIGHTS.values())  # with every part equal, the weighted sum is `score`
     return Scored("d", start, start + len(quote), quote, hit, part, part, part, part, unit, fragment,
-                  sentences)
+                  sentences, match=part)
 
 
 def test_near_duplicate_sentences_are_cited_once():
@@ -130,6 +130,15 @@ def test_near_duplicate_sentences_are_cited_once():
     new = _scored("Nausea was the most common side effect.", 0.85, [0, 0, 1], start=1200)
     assert near_duplicate(first, repeat) and near_duplicate(first, echo) and not near_duplicate(first, new)
     assert [s.quote for s in select([first, repeat, echo, new])] == [first.quote, new.quote]
+
+
+def test_a_sentence_repeated_elsewhere_in_a_paper_is_cited_once_even_inside_a_pair():
+    repeated = "Hallucinations occurred in six patients."
+    pair = _scored(f"{repeated} Nobody became addicted.", 0.9, [1, 0, 0], sentences=((0, 40), (41, 64)))
+    again = _scored(repeated, 0.85, [0, 1, 0], start=900)  # the same sentence in the results section
+    other = _scored("Nausea was common.", 0.8, [0, 0, 1], start=1200)
+    assert near_duplicate(pair, again)
+    assert [s.quote for s in select([pair, again, other])] == [pair.quote, other.quote]
 
 
 def test_runners_up_must_score_close_to_the_best_sentence():
@@ -147,16 +156,18 @@ def test_a_pair_counts_as_two_sentences_and_is_not_repeated_by_its_halves():
     assert [s.quote for s in select([pair, half, other, third])] == [pair.quote, other.quote]  # 2 + 1 = 3
 
 
-def test_passage_rank_orders_candidates_but_refusal_weighs_the_sentences_own_match(tiny):
+def test_the_sentences_own_match_orders_candidates_and_the_passage_rank_breaks_near_ties(tiny):
     def candidate(quote: str, match: float, passage: float, start: int) -> Scored:
         hit = Hit(1, 1.0, "d", "T", None, None, start, start + len(quote), "d#1", quote)
         unit = np.ones(3, dtype=np.float32) / np.sqrt(3)
-        return Scored("d", start, start + len(quote), quote, hit, match, match, 0.0, passage, unit)
+        return Scored("d", start, start + len(quote), quote, hit, match, match, 0.0, passage, unit, match=match)
 
-    top_passage = candidate("Ketamine was given on the ward.", 0.1, 1.0, 0)  # best passage, weak match
+    top_passage = candidate("Ketamine was given on the ward.", 0.3, 1.0, 0)  # best passage, weak match
     matching = candidate("The ketamine rate was 40 mg/h.", 0.8, 0.3, 100)  # lower passage, strong match
-    assert select([top_passage, matching])[0] is top_passage
-    assert matching.support > top_passage.support
+    assert select([top_passage, matching])[0] is matching
+    close = candidate("Ketamine ran at 40 mg/h on the ward.", 0.75, 1.0, 200)  # nearly as good, best passage
+    assert select([matching, close])[0] is close
+    assert matching.support > close.support  # refusal weighs the sentence's own match only
     assert tiny.answerer().unknown_share("ketamine rate") == 0.0
     assert tiny.answerer().evidence("ketamine rate", [top_passage, matching]) == pytest.approx(matching.support)
 
@@ -217,6 +228,38 @@ def test_answer_sentences_use_the_index_vectors_and_encode_only_the_question(tin
     answer = tiny.ask("What was the maximum infusion rate?")
     assert not answer.refused
     assert fake_embedder.calls - before == 1  # the question, once for search and answer; no sentence
+
+
+def test_sentence_token_vectors_are_encoded_once_and_cached(tiny, fake_embedder):
+    tiny.ask("What was the maximum infusion rate?")
+    first = fake_embedder.token_calls
+    assert first > 1  # the question and the candidate sentences
+    tiny.ask("What was the maximum infusion rate?")
+    assert fake_embedder.token_calls - first == 1  # only the question again
+
+
+def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers(tiny):
+    answerer = tiny.answerer()
+    hit = tiny.search("maximum infusion rate", k=1)[0]
+    spans = [(hit.char_start, hit.char_end)]
+    full, = answerer.match("maximum infusion rate", [(hit.doc_id, spans)])
+    none, = answerer.match("bicycle tyre puncture", [(hit.doc_id, spans)])
+    assert full is not None and none is not None
+    assert 0.0 <= none < full <= 1.0 and none == pytest.approx(0.0)
+    assert answerer.match("what was it?", [(hit.doc_id, spans)]) == [None]  # no content word: cosine instead
+
+
+def test_a_question_about_something_no_paper_mentions_is_refused_and_says_what(tmp_path, fake_embedder):
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    # everything but the drug matches the ketamine paper word for word
+    answer = pipeline.ask("What was the gabapentin dose for four days?")
+    assert answer.refused and answer.answer == REFUSAL and answer.missing_terms == ("gabapentin",)
+    assert answer.passages and answer.confidence < 0.05
+    kept = pipeline.ask("What was the ketamine dose for four days?")
+    assert not kept.refused and kept.missing_terms == ()
+    assert answer.to_dict()["missing_terms"] == ["gabapentin"]
 
 
 def test_every_cited_passage_is_returned_even_below_k(tmp_path, fake_embedder):
@@ -340,7 +383,7 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
     return invoke
 
 
-ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages"}
+ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms"}
 CITATION_KEYS = {
     "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
 }

@@ -1,6 +1,6 @@
 """Extractive answers: the retrieved sentences that best answer a question, each cited exactly.
 
-    answerer = Answerer(index_data, embedder, refusal_threshold=0.115)
+    answerer = Answerer(index_data, embedder, refusal_threshold=0.35)
     answer = answerer.answer("What dose of S-ketamine was used?", hits)   # hits: hybrid search, top 10
     answer.answer        # "The maximum dose was 14 mg/h. [1]"  (or REFUSAL)
     answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)
@@ -12,34 +12,40 @@ sentences, of a cleaned document as cut by :func:`crps_qa.chunk.split_sentences`
 How a candidate is scored (all parts in [0, 1]). Candidates are the sentences of the top
 CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in the same passage
 (an answer is often split: "That report describes a 38-year-old man ... At follow-up his pain was
-3 of 10."). Sentence vectors come from the index (``IndexData.sentences``, the same model), so
-nothing is re-encoded but the question.
+3 of 10.").
 
-* ``dense``   cosine of question and sentence (a pair: the normalised sum of its two vectors);
-* ``overlap`` IDF-weighted share of the question's terms the sentence contains (both sides
-  expanded with the corpus's abbreviations, so "CRPS" matches "complex regional pain syndrome";
-  number words count as digits, "four" == "4");
+* ``match``   word-by-word (late-interaction) match: for each content word piece of the question,
+  its best cosine with any word piece of the candidate, using the model's contextual token
+  vectors, averaged with IDF weights (:meth:`Answerer.match`). It asks whether the sentence covers
+  each thing the question asks about, by meaning ("calm inflammation" ~ "anti-inflammatory"),
+  where the cosine of two pooled sentence vectors rewards any sentence on the question's topic.
+  Candidate sentences are expanded with the corpus's abbreviations before encoding, so "complex
+  regional pain syndrome" matches a sentence that says "CRPS". Token vectors are computed at ask
+  time for the candidates only and cached (TOKEN_CACHE sentences).
 * ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
   what dose / rate / percentage ...) and the sentence states a number, else 0;
 * ``passage`` the retrieval score of the passage the sentence came from, relative to the top hit
-  (hybrid search has already re-scored passages by their best sentence, and that ranking is more
-  reliable than any one sentence's score);
+  (a tie-breaker between sentences that match about as well);
 * ``fragment`` 1 for a heading, title or table row (no sentence-final punctuation, or mostly
   capitalised words): a heading is not an answer, so it is penalised;
 * a pair pays PAIR_COST, so two sentences win only when the second adds to the match.
+* ``dense`` (pooled cosine) and ``overlap`` (IDF-weighted share of the question's terms, with
+  abbreviations and number words) are kept on every candidate for diagnostics and as the
+  fallback when the embedder has no token vectors; they carry no weight in WEIGHTS.
 
-Two weightings of the same parts: WEIGHTS ranks candidates (the passage's rank counts most: the
-hybrid ranking is more reliable than a sentence's own match), EVIDENCE_WEIGHTS measures how well
-the best candidate matches the question by itself, for refusal (the passage part is relative to
-the top hit, so it says little about whether the corpus answers at all).
+WEIGHTS ranks candidates; EVIDENCE_WEIGHTS (the match alone) measures how well the best candidate
+answers the question by itself, for refusal (the passage part is relative to the top hit, so it
+says nothing about whether the corpus answers at all).
 
 The best candidate is kept, then more that score close to it and do not repeat a sentence already
-taken (overlapping passages repeat sentences), up to MAX_SENTENCES sentences in all.
+taken (overlapping passages and papers repeat sentences), up to MAX_SENTENCES sentences in all.
 
 Refusal: a question is answered only when its *evidence* reaches ``refusal_threshold``. Evidence
-is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by the share (IDF-weighted) of the question's terms that
-occur nowhere in the corpus: a question about "lidocaine" over papers that never mention it is
-not answered by a sentence that merely talks about CRPS pain.
+is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by UNKNOWN_PENALTY times the share
+(IDF-weighted) of the question's terms that occur nowhere in the corpus, and by MISSING_PENALTY
+(always a refusal) when the question names something specific that no paper mentions
+(:mod:`crps_qa.coverage`: "How does lidocaine compare with ketamine?" over papers that never say
+"lidocaine"); those words are returned as ``Answer.missing_terms``.
 
 Confidence: ``confidence = 1 / (1 + exp(-(CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT))))``,
 a logistic fit on the dev split of ``eval/questions.jsonl`` of "the answer contains an expected
@@ -53,6 +59,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,7 +67,8 @@ import numpy as np
 
 from crps_qa.abbrev import QueryExpander
 from crps_qa.chunk import split_sentences
-from crps_qa.embed import Embedder
+from crps_qa.coverage import IGNORED, QUESTION_WORDS, Coverage
+from crps_qa.embed import Embedder, TokenEncoder, TokenVectors
 from crps_qa.index import IndexData
 from crps_qa.lexical import tokenize
 from crps_qa.types import Answer, Citation, Hit
@@ -74,28 +82,24 @@ NO_PASSAGES = "No passage matches this question."
 # ----------------------------------------------------------------------------- tuning
 CANDIDATE_PASSAGES = 10  # sentences are drawn from this many hits (answer recall @10 >> @5)
 MAX_SENTENCES = 3  # in the whole answer (a pair counts as two)
-EXTRA_MARGIN = 0.15  # a further candidate must score within this of the best one
+EXTRA_MARGIN = 0.25  # a further candidate must score within this of the best one
 DIVERSITY = 0.1  # maximal-marginal-relevance penalty on similarity to sentences already taken
 DUPLICATE_JACCARD = 0.7  # sentences sharing this share of their terms count as the same ...
 DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this close
 MIN_WORDS = 3  # shorter "sentences" are headings or table labels
-WEIGHTS = {"dense": 0.10, "overlap": 0.20, "quantity": 0.10, "passage": 0.40}  # ranks candidates
-EVIDENCE_WEIGHTS = {"dense": 0.20, "overlap": 0.30, "quantity": 0.10, "passage": 0.20}  # decides refusal
-FRAGMENT_PENALTY = 0.10  # score -= this for a heading / title / table row
-PAIR_COST = 0.03  # score -= this for a two-sentence candidate
-UNKNOWN_PENALTY = 0.5  # evidence -= this * IDF-weighted share of question terms not in the corpus
-CONFIDENCE_SLOPE = 6.8  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.265
+WEIGHTS = {"match": 1.0, "passage": 0.20, "quantity": 0.05}  # ranks candidates
+EVIDENCE_WEIGHTS = {"match": 1.0}  # decides refusal
+FRAGMENT_PENALTY = 0.05  # score -= this for a heading / title / table row
+PAIR_COST = 0.04  # score -= this for a two-sentence candidate
+UNKNOWN_PENALTY = 0.1  # evidence -= this * IDF-weighted share of question terms not in the corpus
+MISSING_PENALTY = 1.0  # evidence -= this when the question names something the corpus never mentions
+TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions
+CONFIDENCE_SLOPE = 6.1  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.368
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
 
-# Words that shape a question but are not what it is about: never matched, never "unknown".
-QUESTION_WORDS = frozenset({
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done",
-    "was", "were", "is", "are", "be", "been", "can", "could", "would", "should", "will", "shall", "may",
-    "might", "must", "has", "have", "had", "get", "got", "tell", "explain", "describe", "please",
-})
 _WORDS = re.compile(r"[\w-]+")
 
 # What a question asks for → what a sentence that answers it contains. A question can ask for
@@ -161,6 +165,7 @@ class Scored:
     vector: np.ndarray = field(repr=False, compare=False)
     fragment: float = 0.0
     sentences: tuple[tuple[int, int], ...] = ()  # spans of its sentences; () = the one span
+    match: float = 0.0  # word-by-word (late interaction) match of the question, see Answerer.match
 
     @property
     def spans(self) -> tuple[tuple[int, int], ...]:
@@ -177,8 +182,9 @@ class Scored:
         return self.weighted(EVIDENCE_WEIGHTS)
 
     def weighted(self, weights: dict[str, float]) -> float:
-        return (weights["dense"] * self.dense + weights["overlap"] * self.overlap
-                + weights["quantity"] * self.quantity + weights["passage"] * self.passage
+        return (weights.get("match", 0.0) * self.match + weights.get("dense", 0.0) * self.dense
+                + weights.get("overlap", 0.0) * self.overlap + weights.get("quantity", 0.0) * self.quantity
+                + weights.get("passage", 0.0) * self.passage
                 - FRAGMENT_PENALTY * self.fragment - PAIR_COST * (len(self.spans) - 1))
 
 
@@ -211,6 +217,17 @@ class Answerer:
                 self._stored.setdefault(int(row), []).append(j)
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # encoded here (index without sentences)
         self._lock = threading.Lock()
+        self.coverage = Coverage.build((t.text for t in data.texts.values()), data.expansions)
+        # Word-by-word matching needs the model's token vectors; without them `match` is the cosine.
+        self._tokens = embedder if isinstance(embedder, TokenEncoder) else None
+        self._token_cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
+        self._piece_idf: dict[str, float] = {}
+        if self._tokens is not None:
+            piece_df: dict[str, int] = {}
+            for pieces in self._tokens.word_pieces([p.text for p in data.passages]):
+                for piece in set(pieces):
+                    piece_df[piece] = piece_df.get(piece, 0) + 1
+            self._piece_idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in piece_df.items()}
 
     # ------------------------------------------------------------------ public
     def answer(
@@ -222,8 +239,11 @@ class Answerer:
         passages = tuple(hits[: k or len(hits)])
         scored = self.score(question, hits[:CANDIDATE_PASSAGES], question_vector=question_vector)
         evidence = self.evidence(question, scored)
+        missing = self.coverage.missing(question)
+        if missing:
+            evidence -= MISSING_PENALTY
         if not scored or evidence < self.refusal_threshold:
-            return Answer(question, REFUSAL, True, confidence(evidence), (), passages)
+            return Answer(question, REFUSAL, True, confidence(evidence), (), passages, missing)
         chosen = select(scored)
         citations = tuple(
             Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section, page=s.hit.page,
@@ -276,8 +296,9 @@ class Answerer:
         q_terms = set(self._question_terms(question))
         q_total = sum(self._weight(t) for t in q_terms) or 1.0
         top = max(h.score for h in hits)
+        matches = self.match(question, [(hit.doc_id, spans) for hit, spans, _ in units])
         out = []
-        for hit, spans, vectors in units:
+        for (hit, spans, vectors), match in zip(units, matches, strict=True):
             text = self.data.texts[hit.doc_id].text
             start, end = spans[0][0], spans[-1][1]
             quote = text[start:end]
@@ -288,9 +309,59 @@ class Answerer:
             quantity = answer_type_match(question, quote)
             fragment = max(is_fragment(text[a:b]) for a, b in spans)
             passage = max(0.0, hit.score / top) if top > 0 else 0.0
-            out.append(Scored(hit.doc_id, start, end, quote, hit, max(0.0, float(vector @ query)), overlap,
-                              quantity, passage, vector, fragment, tuple(spans) if len(spans) > 1 else ()))
+            dense = max(0.0, float(vector @ query))
+            out.append(Scored(hit.doc_id, start, end, quote, hit, dense, overlap, quantity, passage, vector, fragment,
+                              tuple(spans) if len(spans) > 1 else (), dense if match is None else match))
         return out
+
+    def match(self, question: str, units: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[float | None]:
+        """Word-by-word match of the question against each unit (a document id and its sentence
+        spans): for every content word piece of the question, the best cosine with any word piece
+        of the unit (contextual token vectors), averaged with IDF weights. In [0, 1]; 1 when every
+        question word has an exact counterpart.
+
+        Unlike the cosine of two pooled sentence vectors, which rewards a sentence for being about
+        the question's topic, this asks whether the sentence covers each thing the question asks
+        about, by meaning ("calm inflammation" ~ "anti-inflammatory", "hurt" ~ "injury").
+        None for every unit when the embedder has no token vectors or the question no content word.
+        """
+        if self._tokens is None or not units:
+            return [None] * len(units)
+        asked = self._tokens.encode_tokens([question])[0]
+        keep = [i for i, t in enumerate(asked.tokens) if _is_content_piece(t)]
+        if not keep:
+            return [None] * len(units)
+        weights = np.array([self._piece_idf.get(asked.tokens[i], self._unseen_idf) for i in keep], dtype=np.float32)
+        weights /= weights.sum()
+        q = asked.vectors[keep]
+        keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
+        best = {key: (q @ tv.vectors.T).max(axis=1) if len(tv.tokens) else np.zeros(len(keep), dtype=np.float32)
+                for key, tv in zip(keys, self._token_vectors(keys), strict=True)}
+        out: list[float | None] = []
+        for doc_id, spans in units:
+            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans], axis=0)
+            out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
+        return out
+
+    def _token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
+        """Token vectors of the sentences, encoding (one batch) only those not cached; the cache
+        keeps the TOKEN_CACHE most recently used sentences."""
+        with self._lock:
+            missing = [key for key in keys if key not in self._token_cache]
+        if missing:
+            # expanded like the question is for BM25 ("CRPS" gains "complex regional pain syndrome"),
+            # so a question in either form finds a sentence in the other
+            texts = [self.expander.expand(" ".join(self.data.texts[d].text[s:e].split())) for d, s, e in missing]
+            encoded = self._tokens.encode_tokens(texts)
+            with self._lock:
+                self._token_cache.update(zip(missing, encoded, strict=True))
+        with self._lock:
+            found = [self._token_cache[key] for key in keys]  # evicted only below, after reading
+            for key in keys:
+                self._token_cache.move_to_end(key)
+            while len(self._token_cache) > TOKEN_CACHE:
+                self._token_cache.popitem(last=False)
+        return found
 
     # ------------------------------------------------------------------ helpers
     def _terms(self, text: str) -> list[str]:
@@ -328,6 +399,12 @@ class Answerer:
             return np.stack([self._vectors[key] for key in keys])
 
 
+def _is_content_piece(piece: str) -> bool:
+    """A word piece that says what the question is about: not punctuation, a stop-word or a
+    question word ("##" continuations of a content word count)."""
+    return any(c.isalnum() for c in piece) and piece not in IGNORED
+
+
 def select(scored: Sequence[Scored]) -> list[Scored]:
     """The best candidate, then close runners-up that say something new, MAX_SENTENCES in all.
 
@@ -351,14 +428,21 @@ def select(scored: Sequence[Scored]) -> list[Scored]:
     return chosen
 
 
+def sentence_texts(s: Scored) -> set[str]:
+    """The candidate's sentences, lower-cased with whitespace squashed."""
+    return {" ".join(s.quote[a - s.char_start : b - s.char_start].lower().split()) for a, b in s.spans}
+
+
 def shares_sentence(a: Scored, b: Scored) -> bool:
     """True when two candidates of one document overlap (e.g. a pair and one of its sentences)."""
     return a.doc_id == b.doc_id and a.char_start < b.char_end and b.char_start < a.char_end
 
 
 def near_duplicate(a: Scored, b: Scored) -> bool:
-    """True when two sentences say the same: most terms shared, or nearly the same embedding."""
-    if float(a.vector @ b.vector) >= DUPLICATE_COSINE:
+    """True when two candidates say the same: a sentence of one is word for word a sentence of the
+    other (papers repeat a result in the abstract, the text and a figure legend), most terms are
+    shared, or the embeddings are nearly the same."""
+    if float(a.vector @ b.vector) >= DUPLICATE_COSINE or sentence_texts(a) & sentence_texts(b):
         return True
     ta, tb = set(tokenize(a.quote)), set(tokenize(b.quote))
     if not ta or not tb:

@@ -2,6 +2,7 @@
 
     embedder = load_embedder("all-MiniLM-L6-v2")
     vectors = embedder.encode(["ketamine infusion rate"])   # (1, 384) float32, L2-normalised
+    tokens = embedder.encode_tokens(["ketamine rate"])[0]   # TokenVectors: one unit vector per word piece
 
 Models are loaded from site-packages only (``HF_HUB_OFFLINE=1``): nothing is downloaded.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -32,6 +34,29 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Return a float32 array of shape (len(texts), dimension) with unit-length rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's word pieces (special tokens left out) and one contextual unit vector for each,
+    rows in the order of ``tokens``: what late-interaction scoring (answer.py) matches word by word."""
+
+    tokens: tuple[str, ...]
+    vectors: np.ndarray = field(repr=False, compare=False)  # (len(tokens), dimension) float32
+
+
+@runtime_checkable
+class TokenEncoder(Protocol):
+    """An embedder that can also return its per-token vectors (optional: answers fall back to
+    whole-sentence cosine without it)."""
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
+        """One TokenVectors per text; texts longer than the model's window are cut to it."""
+        ...
+
+    def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
+        """The word pieces of each text, as ``encode_tokens`` names them (for term statistics)."""
         ...
 
 
@@ -89,6 +114,24 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
+        if not texts:
+            return []
+        outputs = self._model.encode(list(texts), batch_size=batch_size, output_value="token_embeddings",
+                                     convert_to_numpy=False, show_progress_bar=False)
+        tokenizer, limit = self._model.tokenizer, self._model.max_seq_length
+        out = []
+        for text, output in zip(texts, outputs, strict=True):
+            ids = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+            tokens = tokenizer.convert_ids_to_tokens(ids)[1:-1]  # without [CLS] and [SEP]
+            vectors = output.detach().cpu().numpy().astype(np.float32)[1 : 1 + len(tokens)]
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            out.append(TokenVectors(tuple(tokens[: len(vectors)]), vectors))
+        return out
+
+    def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self._model.tokenizer.tokenize(text) for text in texts]
 
 
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:

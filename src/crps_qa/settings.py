@@ -57,11 +57,12 @@ class Settings(BaseSettings):
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
     refusal_threshold: float = Field(
-        0.115,
+        0.35,
         ge=-1.0,
         le=1.0,
-        description="Least evidence score (the best candidate's refusal score, minus a penalty for question "
-        "terms the corpus never uses) at which `ask` answers instead of refusing; calibrated in eval/TUNING.md.",
+        description="Least evidence at which `ask` answers instead of refusing: the best candidate sentence's "
+        "word-by-word match with the question (0-1), minus penalties for question terms the corpus never uses "
+        "(a specific one, such as a drug no paper mentions, always refuses); calibrated in eval/TUNING.md.",
     )
     default_k: int = Field(5, ge=1, le=50, description="Passages returned when k is not given.")
     max_k: int = Field(50, ge=1, le=1000, description="Largest k a caller may ask for.")

@@ -168,6 +168,7 @@ class Answer:
     confidence: float
     citations: tuple[Citation, ...]
     passages: tuple[Hit, ...]
+    missing_terms: tuple[str, ...] = ()  # specific words of the question no paper uses (why it was refused)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,4 +178,5 @@ class Answer:
             "confidence": round(float(self.confidence), 4),
             "citations": [c.to_dict() for c in self.citations],
             "passages": [h.to_dict() for h in self.passages],
+            "missing_terms": list(self.missing_terms),
         }

@@ -155,6 +155,11 @@ class AnswerOut(BaseModel):
     confidence: float
     citations: list[CitationOut]
     passages: list[HitOut]
+    missing_terms: list[str] = Field(
+        description="Specific words of the question (drug, test or procedure names) that no indexed paper "
+        "uses: why a question was refused. Empty when there are none.",
+        examples=[["lidocaine"]],
+    )
 
 
 class HealthOut(BaseModel):

@@ -1,0 +1,123 @@
+"""Which words of a question the corpus never uses, and which of those name something specific.
+
+    coverage = Coverage.build(document_texts, expansions)
+    coverage.missing("How does IV lidocaine compare with ketamine?")        # ("lidocaine",)
+    coverage.missing("While the drip is running, what do staff monitor?")   # (): lay words
+
+A question about a drug, test or procedure that none of the papers mentions cannot be answered
+from them, however well the rest of it ("IV ... compare with ketamine ... CRPS pain") matches.
+Lay wording is different: "drip" or "chilly" are not in the papers either, but the papers say
+"infusion" and "cold". The two are told apart by how common the word is in general English
+(wordfreq's Zipf scale, 0-8: "drip" 3.6, "chilly" 3.5, "lidocaine" 2.5, "gabapentin" 2.3):
+a word below SPECIFIC_ZIPF that the corpus never uses is *missing*, and the answerer refuses.
+
+A question word counts as used by the corpus when the corpus has the word itself or its stem,
+the word without a common prefix ("overactive" → "active", also as in "hyperactive"), a spelling variant or typo of a
+corpus word ("characterises" ~ "characterized", "ketamin" ~ "ketamine"), or a corpus word it
+extends by a short ending ("commonest" → "common"). Numbers, short words, stop-words and
+question words are never missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import bm25s
+from wordfreq import zipf_frequency
+
+from crps_qa.lexical import tokenize
+
+SPECIFIC_ZIPF = 3.0  # rarer than this in general English = a technical or specific word
+MIN_LETTERS = 3
+NEAR_SPELLING = 0.8  # normalised Levenshtein similarity of a spelling variant or typo ...
+NEAR_MIN_LETTERS = 6  # ... for words at least this long
+MAX_ENDING = 3  # "common" + "est"
+PREFIXES = ("over", "hyper", "hypo", "under", "non", "anti", "pre", "post", "re", "un", "in", "dis", "sub",
+            "super", "intra", "inter")
+# Words that shape a question but are not what it is about: never matched, never missing.
+QUESTION_WORDS = frozenset({
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done",
+    "was", "were", "is", "are", "be", "been", "can", "could", "would", "should", "will", "shall", "may",
+    "might", "must", "has", "have", "had", "get", "got", "tell", "explain", "describe", "please",
+})
+IGNORED = frozenset(bm25s.stopwords.STOPWORDS_EN) | QUESTION_WORDS
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The corpus's vocabulary, for telling which question words it never uses."""
+
+    words: frozenset[str]
+    stems: frozenset[str]
+
+    @classmethod
+    def build(cls, texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> Coverage:
+        """From the documents' texts, plus both sides of the corpus's abbreviations and variants
+        (so "esketamine" is used when the corpus says "S-ketamine")."""
+        words: set[str] = set()
+        for text in texts:
+            words.update(w.lower() for w in _WORD.findall(text))
+        for short, long in expansions:
+            words.update(w.lower() for w in _WORD.findall(f"{short} {long}"))
+        parts = {p for w in words for p in w.split("-") if p}
+        words |= parts
+        return cls(frozenset(words), frozenset(tokenize(" ".join(sorted(words)))))
+
+    def missing(self, question: str) -> tuple[str, ...]:
+        """The question's specific words (rare in English) that the corpus never uses, in order."""
+        out: list[str] = []
+        for word in _WORD.findall(question):
+            word = word.lower()
+            if "'" in word or "’" in word or word in out:
+                continue  # contractions ("weren't") are never specific
+            parts = [p for p in word.split("-") if p]
+            if all(self._ignorable(p) or self.uses(p) for p in parts):
+                continue
+            if specificity(word) < SPECIFIC_ZIPF:
+                out.append(word)
+        return tuple(out)
+
+    def uses(self, word: str) -> bool:
+        """True when the corpus uses ``word`` in some form (see the module doc)."""
+        if word in self.words or set(tokenize(word)) <= self.stems:
+            return True
+        for prefix in PREFIXES:
+            rest = word[len(prefix):]
+            if word.startswith(prefix) and len(rest) >= 4 and (
+                self.uses(rest) or (len(rest) >= 5 and any(known.endswith(rest) for known in self.words))
+            ):
+                return True  # "overactive": "active", or another prefix on it ("hyperactive")
+        if len(word) < NEAR_MIN_LETTERS:
+            return False
+        for known in self.words:
+            if known[0] != word[0] or abs(len(known) - len(word)) > MAX_ENDING or len(known) < 5:
+                continue
+            if word.startswith(known) or similarity(word, known) >= NEAR_SPELLING:
+                return True
+        return False
+
+    @staticmethod
+    def _ignorable(word: str) -> bool:
+        return len(word) < MIN_LETTERS or word in IGNORED
+
+
+def specificity(word: str) -> float:
+    """General-English Zipf frequency of the word or its stem, whichever is higher
+    ("drips" counts as "drip")."""
+    return max([zipf_frequency(word, "en")] + [zipf_frequency(s, "en") for s in tokenize(word)])
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / the longer length."""
+    if a == b:
+        return 1.0
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1.0 - previous[-1] / max(len(a), len(b))
