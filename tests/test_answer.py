@@ -401,6 +401,13 @@ def test_ask_prints_a_refusal_with_related_reading(cli):
     result = cli("ask", "How do I fix a flat tire on a bicycle?", "--k", "1")
     assert result.exit_code == 0
     assert result.stdout.startswith(REFUSAL) and "Related reading:" in result.stdout
+    assert "mentions" not in result.stdout  # common words: nothing specific is missing
+
+
+def test_ask_says_which_specific_words_no_paper_mentions(cli):
+    result = cli("ask", "What dose of gabapentin was given?")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(REFUSAL) and "No indexed paper mentions: gabapentin." in result.stdout
 
 
 def test_ask_json_is_one_answer_object(cli):

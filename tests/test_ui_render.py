@@ -107,3 +107,10 @@ def test_context_shows_neighbours_without_the_overlapping_sentence():
 )
 def test_refusal_is_headed_not_found_exactly_once(message, expected):
     assert expected in render.refusal_html({"answer": message, "refused": True})
+
+
+def test_refusal_names_the_words_no_paper_mentions_escaped():
+    html = render.refusal_html({"answer": "Not found in the corpus: x.", "refused": True,
+                                "missing_terms": ["lidocaine", "<b>"]})
+    assert "No indexed paper mentions: lidocaine, &lt;b&gt;." in html
+    assert "mentions" not in render.refusal_html({"answer": "Not found in the corpus: x.", "missing_terms": []})

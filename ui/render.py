@@ -131,11 +131,15 @@ def answer_html(answer: Mapping[str, Any]) -> str:
 
 
 def refusal_html(answer: Mapping[str, Any]) -> str:
-    """The service's fixed refusal message, headed "Not found in the corpus" unless it says so itself."""
+    """The service's fixed refusal message, headed "Not found in the corpus" unless it says so itself,
+    and the question's words that no paper uses, when the service names them."""
     message = answer.get("answer") or ""
+    missing = [str(w) for w in answer.get("missing_terms") or []]
+    why = (f'<br><span class="cq-missing">No indexed paper mentions: {escape(", ".join(missing))}.</span>'
+           if missing else "")
     if "not found in the corpus" in message.lower():
-        return f'<div class="cq-refused"><b>{escape(message)}</b></div>'
-    return f'<div class="cq-refused"><b>Not found in the corpus.</b> {escape(message)}</div>'
+        return f'<div class="cq-refused"><b>{escape(message)}</b>{why}</div>'
+    return f'<div class="cq-refused"><b>Not found in the corpus.</b> {escape(message)}{why}</div>'
 
 
 def location(item: Mapping[str, Any]) -> str:

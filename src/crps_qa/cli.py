@@ -205,6 +205,8 @@ def _run_each(
 
 def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, imported lazily
     typer.echo(answer.answer)
+    if answer.missing_terms:
+        typer.echo(f"No indexed paper mentions: {', '.join(answer.missing_terms)}.")
     typer.echo(f"(confidence {answer.confidence:.2f})\n")
     if answer.refused:
         typer.secho("Related reading:", bold=True)
