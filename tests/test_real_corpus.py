@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crps_qa.evaluate import evaluate_retrieval, load_questions
+from crps_qa.evaluate import evaluate_answers, evaluate_retrieval, load_questions
 
 pytestmark = pytest.mark.model
 
@@ -18,6 +18,9 @@ QUESTIONS = REPO / "eval" / "questions.jsonl"
 # Quality gate: set just under the measured value (see README "Evaluation"); a change that makes
 # hybrid retrieval worse than this fails the suite.
 HYBRID_HIT5_GATE = 0.89  # measured 0.909 (80 of 88) on 2026-11-22
+ANSWER_HIT_GATE = 0.73  # measured 0.761 (67 of 88) on 2026-11-22 (README "Answers")
+UNANSWERABLE_REFUSED_GATE = 0.80  # measured 0.882 (15 of 17)
+ANSWERABLE_REFUSED_CEILING = 0.10  # measured 0.034 (3 of 88)
 
 
 def test_every_passage_is_an_exact_span_of_its_cleaned_document(real_pipeline):
@@ -39,6 +42,14 @@ def test_hybrid_meets_the_recall_gate_on_the_eval_set(real_pipeline):
     report = evaluate_retrieval(real_pipeline.retriever, load_questions(QUESTIONS), modes=["hybrid"])
     assert report.questions >= 60
     assert report.metrics["hybrid"]["hit_rate@5"] >= HYBRID_HIT5_GATE, report.misses["hybrid"]
+
+
+def test_answers_meet_the_quality_gates_on_the_eval_set(real_pipeline):
+    report = evaluate_answers(real_pipeline.ask, load_questions(QUESTIONS))
+    detail = {"misses": [m["id"] for m in report.misses], "wrongly answered": report.wrongly_answered}
+    assert report.metrics["answer_hit_rate"] >= ANSWER_HIT_GATE, detail
+    assert report.metrics["refusal_recall"] >= UNANSWERABLE_REFUSED_GATE, detail
+    assert report.metrics["answerable_refused"] <= ANSWERABLE_REFUSED_CEILING, detail
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -94,8 +94,8 @@ PAIR_COST = 0.04  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.1  # evidence -= this * IDF-weighted share of question terms not in the corpus
 MISSING_PENALTY = 1.0  # evidence -= this when the question names something the corpus never mentions
 TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions
-CONFIDENCE_SLOPE = 6.1  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.368
+CONFIDENCE_SLOPE = 4.85  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.334
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
