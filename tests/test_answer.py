@@ -238,6 +238,21 @@ def test_sentence_token_vectors_are_encoded_once_and_cached(tiny, fake_embedder)
     assert fake_embedder.token_calls - first == 1  # only the question again
 
 
+def test_an_embedder_without_token_vectors_falls_back_to_the_sentence_cosine(tmp_path, fake_embedder):
+    class PooledOnly:  # the Embedder protocol alone: no encode_tokens / word_pieces
+        name, dimension = fake_embedder.name, fake_embedder.dimension
+        encode = staticmethod(fake_embedder.encode)
+
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, PooledOnly())
+    answer = pipeline.ask("What was the ketamine dose?")
+    assert not answer.refused and "10 mg/h" in answer.citations[0].quote
+    assert_exact(pipeline, answer)
+    scored = pipeline.answerer().score("What was the ketamine dose?", pipeline.search("ketamine dose", k=3))
+    assert all(s.match == s.dense for s in scored)
+
+
 def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers(tiny):
     answerer = tiny.answerer()
     hit = tiny.search("maximum infusion rate", k=1)[0]

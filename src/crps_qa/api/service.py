@@ -73,6 +73,7 @@ class Service:
                 return Refresh(False, exc)
             self.error = None
             if changed:
+                self.pipeline.answerer()  # build the answerer's term statistics now, not in the first /ask
                 log.info(
                     "serving index build %s from %s", self.pipeline.data.build_id, self.settings.index_dir
                 )
