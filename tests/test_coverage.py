@@ -7,7 +7,7 @@ from crps_qa.coverage import Coverage, similarity, specificity
 CORPUS = (
     "Complex regional pain syndrome (CRPS) was treated with S-ketamine infusions. The affected foot was "
     "cold. Vital signs were monitored. Patients with hyperactive microglia were characterized. Common "
-    "side effects were nausea and dizziness. Memantine was not used."
+    "side effects were nausea and dizziness. Memantine was not used. NMDA receptors were blocked."
 )
 
 
@@ -30,6 +30,8 @@ def coverage() -> Coverage:
         ("Can esketamine be given?", ()),  # a variant the corpus defines
         ("Weren't the infusions long-standing?", ()),  # contractions and hyphenated common words
         ("Was memantine used?", ()),  # a rare word the corpus does use
+        ("Is NMDAR blockade the mechanism?", ()),  # a corpus word plus one letter
+        ("Had he tried an SCS or HLA typing?", ()),  # short abbreviations are never missing
     ],
 )
 def test_missing_names_the_specific_words_no_document_uses(coverage, question, missing):

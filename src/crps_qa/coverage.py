@@ -14,8 +14,9 @@ a word below SPECIFIC_ZIPF that the corpus never uses is *missing*, and the answ
 A question word counts as used by the corpus when the corpus has the word itself or its stem,
 the word without a common prefix ("overactive" → "active", also as in "hyperactive"), a spelling variant or typo of a
 corpus word ("characterises" ~ "characterized", "ketamin" ~ "ketamine"), or a corpus word it
-extends by a short ending ("commonest" → "common"). Numbers, short words, stop-words and
-question words are never missing.
+extends by a short ending ("commonest" → "common", "NMDAR" → "NMDA"). Numbers, short words, stop-words and
+question words are never missing; nor are words under MIN_LETTERS letters, mostly abbreviations a
+user may use where the papers spell the thing out ("SCS" for "spinal cord stimulator").
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from wordfreq import zipf_frequency
 from crps_qa.lexical import tokenize
 
 SPECIFIC_ZIPF = 3.0  # rarer than this in general English = a technical or specific word
-MIN_LETTERS = 3
+MIN_LETTERS = 5  # shorter words are mostly abbreviations, which the papers may spell out differently
 NEAR_SPELLING = 0.8  # normalised Levenshtein similarity of a spelling variant or typo ...
 NEAR_MIN_LETTERS = 6  # ... for words at least this long
 MAX_ENDING = 3  # "common" + "est"
@@ -90,6 +91,8 @@ class Coverage:
                 self.uses(rest) or (len(rest) >= 5 and any(known.endswith(rest) for known in self.words))
             ):
                 return True  # "overactive": "active", or another prefix on it ("hyperactive")
+        if len(word) >= 5 and word[:-1] in self.words:
+            return True  # one letter added to a corpus word: "NMDAR" for "NMDA", a plural
         if len(word) < NEAR_MIN_LETTERS:
             return False
         for known in self.words:
