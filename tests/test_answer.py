@@ -201,6 +201,17 @@ def test_number_words_match_digits(tiny):
     assert terms("four categories") == terms("4 categories")
 
 
+def test_a_heading_or_keyword_line_is_never_half_of_a_pair(tmp_path, fake_embedder):
+    docs = {"trial.txt": ("Ketamine Trial\n\nKeywords: Ketamine; Infusion Rate; Complex Regional Pain Syndrome\n\n"
+                          "The infusion rate was 40 mg/h. Pain fell by half.")}
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    scored = pipeline.answerer().score("What was the ketamine infusion rate?", pipeline.search("infusion rate", k=5))
+    pairs = [s for s in scored if len(s.spans) == 2]
+    assert pairs and all(not is_fragment(s.quote[: s.spans[0][1] - s.char_start]) for s in pairs)
+    assert any(s.quote == "The infusion rate was 40 mg/h. Pain fell by half." for s in pairs)
+
+
 def test_an_answer_split_over_two_sentences_is_quoted_as_one_span(tmp_path, fake_embedder):
     docs = {
         "case.txt": (

@@ -283,12 +283,15 @@ class Answerer:
         seen: set[tuple[str, int, int]] = set()
         for hit in hits:
             spans, vectors = self._sentences(hit)
-            keep = [len(self.data.texts[hit.doc_id].text[a:b].split()) >= MIN_WORDS for a, b in spans]
+            text = self.data.texts[hit.doc_id].text
+            keep = [len(text[a:b].split()) >= MIN_WORDS for a, b in spans]
+            # pairs join an answer split over two sentences; a heading or keyword line is no half of one
+            pairable = [k and not is_fragment(text[a:b]) for k, (a, b) in zip(keep, spans, strict=True)]
             for i, (span, vector) in enumerate(zip(spans, vectors, strict=True)):
                 key = (hit.doc_id, *span)
                 if keep[i] and key not in seen:
                     units.append((hit, [span], [vector]))
-                if keep[i] and i + 1 < len(spans) and keep[i + 1] and (hit.doc_id, *spans[i + 1]) not in seen:
+                if pairable[i] and i + 1 < len(spans) and pairable[i + 1] and (hit.doc_id, *spans[i + 1]) not in seen:
                     units.append((hit, [span, spans[i + 1]], [vector, vectors[i + 1]]))
             seen.update((hit.doc_id, *span) for span in spans)
         if not units:
