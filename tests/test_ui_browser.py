@@ -160,6 +160,8 @@ def test_page_opened_by_its_url_works(browser, ui_url: str):
     page = context.new_page()
     page.goto(ui_url + "corpus")
     page.get_by_text("documents ·").first.wait_for(timeout=60_000)
+    # Streamlit draws the cards one by one after the caption: wait for all of them, then count
+    page.get_by_test_id("stMetric").nth(4).wait_for(timeout=60_000)
     assert page.get_by_test_id("stMetric").count() == 5  # one card per paper in corpus/
     assert page.get_by_text("Traceback").count() == 0
     context.close()
