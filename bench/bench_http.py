@@ -1,7 +1,8 @@
-"""HTTP benchmark: /search latency (p50, p99) and throughput at several concurrency levels.
+"""HTTP benchmark: /search or /ask latency (p50, p99) and throughput at several concurrency levels.
 
     python bench/bench_http.py                       # index corpus/ into a temp dir, 20 s per level
     python bench/bench_http.py --index index --seconds 10 --concurrency 1,4,16
+    python bench/bench_http.py --endpoint ask        # POST /ask (search + cited answer) instead
 
 Starts the real service (`crps-qa serve`, real model) on a free loopback port, warms it up, then
 for each concurrency level keeps that many requests in flight for a fixed time, cycling through the
@@ -54,7 +55,16 @@ def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 
     sys.exit(f"the server was not ready after {timeout:.0f} s; see {log}")
 
 
-async def load(url: str, questions: list[str], concurrency: int, seconds: float, k: int, mode: str) -> dict:
+async def call(client: httpx.AsyncClient, endpoint: str, question: str, k: int, mode: str) -> httpx.Response:
+    """One request: GET /search, or POST /ask."""
+    if endpoint == "ask":
+        return await client.post("/ask", json={"question": question, "k": k, "mode": mode})
+    return await client.get("/search", params={"q": question, "k": k, "mode": mode})
+
+
+async def load(
+    url: str, questions: list[str], concurrency: int, seconds: float, k: int, mode: str, endpoint: str = "search"
+) -> dict:
     """Keep ``concurrency`` requests in flight for ``seconds``; latencies in ms and error count."""
     latencies: list[float] = []
     errors = 0
@@ -66,11 +76,11 @@ async def load(url: str, questions: list[str], concurrency: int, seconds: float,
             nonlocal errors
             i = offset
             while time.perf_counter() < deadline:
-                params = {"q": questions[i % len(questions)], "k": k, "mode": mode}
+                question = questions[i % len(questions)]
                 i += concurrency
                 started = time.perf_counter()
                 try:
-                    response = await client.get("/search", params=params)
+                    response = await call(client, endpoint, question, k, mode)
                     ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -104,6 +114,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16", help="Comma-separated levels (default 1,16).")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--mode", default="hybrid")
+    parser.add_argument("--endpoint", choices=("search", "ask"), default="search",
+                        help="GET /search (default) or POST /ask (search plus a cited answer).")
     parser.add_argument(
         "--threads", type=int, default=1, help="crps-qa serve --threads (0 = torch's default)."
     )
@@ -131,10 +143,14 @@ def main() -> None:
         try:
             ready = wait_ready(url, server, log)
             for question in questions[:20]:  # warm-up: first calls pay for lazy initialisation
-                httpx.get(f"{url}/search", params={"q": question, "k": options.k}, timeout=60)
+                if options.endpoint == "ask":
+                    httpx.post(f"{url}/ask", json={"question": question, "k": options.k}, timeout=60)
+                else:
+                    httpx.get(f"{url}/search", params={"q": question, "k": options.k}, timeout=60)
             levels = [int(c) for c in options.concurrency.split(",")]
             rows = [
-                asyncio.run(load(url, questions, c, options.seconds, options.k, options.mode)) for c in levels
+                asyncio.run(load(url, questions, c, options.seconds, options.k, options.mode, options.endpoint))
+                for c in levels
             ]
         finally:
             os.kill(server.pid, signal.SIGTERM)
@@ -145,7 +161,8 @@ def main() -> None:
                 server.wait()
 
     print(
-        f"GET /search, mode {options.mode}, k {options.k}: {ready['documents']} documents, "
+        f"{'POST /ask' if options.endpoint == 'ask' else 'GET /search'}, mode {options.mode}, k {options.k}: "
+        f"{ready['documents']} documents, "
         f"{ready['passages']} passages, model {ready['model']}; {os.cpu_count()} CPUs, "
         f"serve --threads {options.threads}, {options.seconds:.0f} s per level, "
         f"{len(questions)} distinct questions\n"
