@@ -226,6 +226,9 @@ def test_blank_line_wrapped_abstract_becomes_one_paragraph_per_label() -> None:
          "n = 48\n\nAge (years) 39 (SD ± 14)\n\nGender\n\nMale 7 (15%)\n\nFemale 41 (85%)"),
         ("£15 10 (30%) 2 (17%) 12 (26%)\n16–20 12 (36%) 3 (25%) 16 (34%)\n21–25 3 (9%) 4 (33%) 8 (17%)",
          "≤15 10 (30%) 2 (17%) 12 (26%)\n\n16–20 12 (36%) 3 (25%) 16 (34%)\n\n21–25 3 (9%) 4 (33%) 8 (17%)"),
+        # a keyword list ends at its blank line, even before a lower-case column continuation (Mackay)
+        ("Key Words. Alpha-2-Adrenergic Agonist; Central Sensitization;\nKetamine; Neuropathic Pain\n\n\nsufficient drug exposure over time to achieve the\ndesired objective.",
+         "Key Words. Alpha-2-Adrenergic Agonist; Central Sensitization; Ketamine; Neuropathic Pain\n\nsufficient drug exposure over time to achieve the desired objective."),
         # a range split after its dash is rejoined (Mackay)
         ("a slight shift of the maximum from 15–20 to 20–\n25mg/hr (Table 3; Discussion).",
          "a slight shift of the maximum from 15–20 to 20–25mg/hr (Table 3; Discussion)."),

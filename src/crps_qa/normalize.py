@@ -41,6 +41,7 @@ _STRUCTURAL = {"Abstract", "Background", "Introduction", "Methods", "Results", "
 _SPACED_WORDS = {k.upper() for k in _HEADINGS if " " not in k} | {"TABLE", "FIGURE", "APPENDIX", "KEYWORDS"}
 _LABELS = sorted([k for k in _HEADINGS if k != "case"] + ["key words", "keywords"], key=len, reverse=True)
 _LABEL = re.compile(rf"^({'|'.join(_LABELS)}) ?[.:] \S", re.I)  # "Methods. Case notes of 33 …"
+_KEYWORDS = re.compile(r"^key ?words\b", re.I)  # "Key Words. Ketamine; Neuropathic Pain" ends where it ends
 _CAPTION = re.compile(r"^(?:(Table|TABLE)|Figure|FIGURE|Fig\.) ?(\d+)[.:]?(?= [A-Z(]|$)")
 _APPENDIX = re.compile(r"^appendix (\w+)$", re.I)
 _LIST = re.compile(r"^(?:[-–•] |\d{1,3}[.)] (?=[A-Z]))")
@@ -156,8 +157,11 @@ def _starts_block(line: str, after_sentence: bool) -> bool:
 
 
 def _is_closed(par: str, nxt: str, blanks: int) -> bool:
-    """No continuation for headings, title lines, number cells ("91.2"), captions before a blank."""
-    if _heading_title(par) or (blanks and _CAPTION.match(par)) or not re.search(r"[^\W\d_]", par):
+    """No continuation for headings, title lines, number cells ("91.2"), captions or a keyword list
+    before a blank."""
+    if _heading_title(par) or (blanks and (_CAPTION.match(par) or _KEYWORDS.match(par))):
+        return True
+    if not re.search(r"[^\W\d_]", par):
         return True
     return _is_title_line(par, 130) and not nxt[0].islower()
 
