@@ -134,7 +134,8 @@ class Pipeline:
         return answerer
 
     def passage(self, chunk_id: str) -> Passage:
-        for passage in self.data.passages:
-            if passage.chunk_id == chunk_id:
-                return passage
-        raise NotFoundError(f"No passage with id {chunk_id!r} in the current index.")
+        retriever = self._retriever
+        row = retriever.row_of.get(chunk_id)
+        if row is None:
+            raise NotFoundError(f"No passage with id {chunk_id!r} in the current index.")
+        return retriever.data.passages[row]
