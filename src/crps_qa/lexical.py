@@ -21,10 +21,21 @@ _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")  # stateless and thread-safe for stemWords
 
 
+# "S-ketamine", "R-ketamine", "N-methyl": a one-letter prefix names a different substance, so the
+# whole form is a token too ("s-ketamin"), beside the word it shares with the plain form.
+_LETTER_PREFIXED = re.compile(r"(?<![a-z0-9-])([a-z])-([a-z]{3,})")
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case, split on non-alphanumerics, drop stop-words and lone letters, Snowball-stem."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return _STEMMER.stemWords(words)
+    """Lower-case, split on non-alphanumerics, drop stop-words and lone letters, Snowball-stem;
+    a one-letter-prefixed word also yields its whole form ("s-ketamine" → "ketamin", "s-ketamin")."""
+    lowered = text.lower()
+    words = [w for w in _TOKEN.findall(lowered) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
+    stems = _STEMMER.stemWords(words)
+    prefixed = [f"{letter}-{stem}" for letter, stem in
+                zip([m.group(1) for m in _LETTER_PREFIXED.finditer(lowered)],
+                    _STEMMER.stemWords([m.group(2) for m in _LETTER_PREFIXED.finditer(lowered)]), strict=True)]
+    return stems + prefixed
 
 
 class Bm25Index:
