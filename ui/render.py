@@ -135,8 +135,8 @@ def refusal_html(answer: Mapping[str, Any]) -> str:
     and the question's words that no paper uses, when the service names them."""
     message = answer.get("answer") or ""
     missing = [str(w) for w in answer.get("missing_terms") or []]
-    why = (f'<br><span class="cq-missing">No indexed paper mentions: {escape(", ".join(missing))}.</span>'
-           if missing else "")
+    why = (f'<br><span class="cq-missing">No indexed paper mentions: {escape(", ".join(missing))}. '
+           "If the papers may call it something else, ask again with that word.</span>" if missing else "")
     if "not found in the corpus" in message.lower():
         return f'<div class="cq-refused"><b>{escape(message)}</b>{why}</div>'
     return f'<div class="cq-refused"><b>Not found in the corpus.</b> {escape(message)}{why}</div>'
