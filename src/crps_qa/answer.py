@@ -238,10 +238,8 @@ class Answerer:
         ``question_vector`` is the question's embedding when the caller already has it."""
         passages = tuple(hits[: k or len(hits)])
         scored = self.score(question, hits[:CANDIDATE_PASSAGES], question_vector=question_vector)
-        evidence = self.evidence(question, scored)
         missing = self.coverage.missing(question)
-        if missing:
-            evidence -= MISSING_PENALTY
+        evidence = self.evidence(question, scored, missing)
         if not scored or evidence < self.refusal_threshold:
             return Answer(question, REFUSAL, True, confidence(evidence), (), passages, missing)
         chosen = select(scored)
@@ -258,11 +256,13 @@ class Answerer:
         text = " ".join(f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in citations)
         return Answer(question, text, False, confidence(evidence), citations, passages)
 
-    def evidence(self, question: str, scored: Sequence[Scored]) -> float:
-        """How well the best candidate supports an answer, in about [0, 1] (see module doc)."""
-        if not scored:
-            return 0.0
-        return max(s.support for s in scored) - UNKNOWN_PENALTY * self.unknown_share(question)
+    def evidence(self, question: str, scored: Sequence[Scored], missing: Sequence[str] | None = None) -> float:
+        """How well the best candidate supports an answer, in about [0, 1] (see module doc).
+        ``missing`` is ``self.coverage.missing(question)`` when the caller already has it."""
+        if missing is None:
+            missing = self.coverage.missing(question)
+        best = max((s.support for s in scored), default=0.0)
+        return best - UNKNOWN_PENALTY * self.unknown_share(question) - (MISSING_PENALTY if missing else 0.0)
 
     def unknown_share(self, question: str) -> float:
         """IDF-weighted share of the question's terms that no passage of the corpus contains."""
