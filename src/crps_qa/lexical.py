@@ -31,11 +31,10 @@ def tokenize(text: str) -> list[str]:
     a one-letter-prefixed word also yields its whole form ("s-ketamine" → "ketamin", "s-ketamin")."""
     lowered = text.lower()
     words = [w for w in _TOKEN.findall(lowered) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
-    stems = _STEMMER.stemWords(words)
-    prefixed = [f"{letter}-{stem}" for letter, stem in
-                zip([m.group(1) for m in _LETTER_PREFIXED.finditer(lowered)],
-                    _STEMMER.stemWords([m.group(2) for m in _LETTER_PREFIXED.finditer(lowered)]), strict=True)]
-    return stems + prefixed
+    prefixed = _LETTER_PREFIXED.findall(lowered)  # [("s", "ketamine"), ...]
+    stems = _STEMMER.stemWords(words + [word for _, word in prefixed])
+    whole = [f"{letter}-{stem}" for (letter, _), stem in zip(prefixed, stems[len(words) :], strict=True)]
+    return stems[: len(words)] + whole
 
 
 class Bm25Index:
