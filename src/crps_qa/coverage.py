@@ -74,10 +74,9 @@ class Coverage:
             word = word.lower()
             if "'" in word or "’" in word or word in out:
                 continue  # contractions ("weren't") are never specific
-            parts = [p for p in word.split("-") if p]
-            if all(self._ignorable(p) or self.uses(p) for p in parts):
-                continue
-            if specificity(word) < SPECIFIC_ZIPF:
+            if specificity(word) >= SPECIFIC_ZIPF:
+                continue  # common English (checked first: a dictionary lookup, uses() scans the vocabulary)
+            if not all(self._ignorable(p) or self.uses(p) for p in word.split("-") if p):
                 out.append(word)
         return tuple(out)
 
