@@ -522,3 +522,19 @@ def test_a_comparison_question_draws_on_two_papers(real_pipeline):
 def test_citation_to_dict_is_the_json_contract():
     citation = Citation(1, "d", "T", "Methods", None, 3, 9, "quoted", "d#1")
     assert set(citation.to_dict()) == CITATION_KEYS
+
+
+def test_a_table_row_is_read_with_its_caption_and_other_sentences_alone(tmp_path, fake_embedder):
+    docs = {"cohort.txt": ("A cohort\n\nResults\n\nNausea was common on the ward.\n\n"
+                           "Table 2 Side effects of S-ketamine treatment\n\nNausea 8 (27%)\n\nDizziness 14 (47%)\n")}
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    answerer, text = pipeline.answerer(), pipeline.data.texts["cohort"].text
+
+    def read(sentence: str) -> str:
+        start = text.index(sentence)
+        return answerer.with_caption("cohort", start, start + len(sentence))
+
+    assert read("Dizziness 14 (47%)") == "Table 2 Side effects of S-ketamine treatment: Dizziness 14 (47%)"
+    assert read("Nausea was common on the ward.") == "Nausea was common on the ward."  # not in a table
+    assert read("Table 2 Side effects of S-ketamine treatment") == "Table 2 Side effects of S-ketamine treatment"

@@ -18,7 +18,7 @@ QUESTIONS = REPO / "eval" / "questions.jsonl"
 # Quality gate: set just under the measured value (see README "Evaluation"); a change that makes
 # hybrid retrieval worse than this fails the suite.
 HYBRID_HIT5_GATE = 0.89  # measured 0.898 (79 of 88) on 2026-11-22
-ANSWER_HIT_GATE = 0.73  # measured 0.761 (67 of 88) on 2026-11-22 (README "Answers")
+ANSWER_HIT_GATE = 0.75  # measured 0.784 (69 of 88) on 2026-11-22 (README "Answers")
 UNANSWERABLE_REFUSED_GATE = 0.80  # measured 0.882 (15 of 17)
 ANSWERABLE_REFUSED_CEILING = 0.10  # measured 0.034 (3 of 88)
 

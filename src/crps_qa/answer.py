@@ -94,13 +94,14 @@ PAIR_COST = 0.04  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.1  # evidence -= this * IDF-weighted share of question terms not in the corpus
 MISSING_PENALTY = 1.0  # evidence -= this when the question names something the corpus never mentions
 TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions
-CONFIDENCE_SLOPE = 4.85  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.334
+CONFIDENCE_SLOPE = 5.77  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.333
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
 
 _WORDS = re.compile(r"[\w-]+")
+_TABLE = re.compile(r"^table\b", re.IGNORECASE)  # a section that is a table: its rows are read with the caption
 
 # What a question asks for → what a sentence that answers it contains. A question can ask for
 # several kinds ("at what rate and for how long"); a sentence matching any of them scores.
@@ -353,8 +354,9 @@ class Answerer:
             missing = [key for key in keys if key not in self._token_cache]
         if missing:
             # expanded like the question is for BM25 ("CRPS" gains "complex regional pain syndrome"),
-            # so a question in either form finds a sentence in the other
-            texts = [self.expander.expand(" ".join(self.data.texts[d].text[s:e].split())) for d, s, e in missing]
+            # so a question in either form finds a sentence in the other; a table row is read with its
+            # table's caption ("Side effects n = 30 (63%)" is about S-ketamine treatment)
+            texts = [self.expander.expand(self.with_caption(d, s, e)) for d, s, e in missing]
             encoded = self._tokens.encode_tokens(texts)
             with self._lock:
                 self._token_cache.update(zip(missing, encoded, strict=True))
@@ -365,6 +367,17 @@ class Answerer:
             while len(self._token_cache) > TOKEN_CACHE:
                 self._token_cache.popitem(last=False)
         return found
+
+    def with_caption(self, doc_id: str, start: int, end: int) -> str:
+        """The sentence, after its table's caption when it is a row of a table ("Table 2 ...")."""
+        document = self.data.texts[doc_id]
+        sentence = " ".join(document.text[start:end].split())
+        section = next((s for s in reversed(document.sections) if s.start <= start), None)
+        if section is None or section.start == start or not _TABLE.match(section.title) or not is_fragment(sentence):
+            return sentence
+        caption_end = document.text.find("\n", section.start)
+        caption = " ".join(document.text[section.start : caption_end if caption_end > 0 else end].split())
+        return f"{caption}: {sentence}"
 
     # ------------------------------------------------------------------ helpers
     def _terms(self, text: str) -> list[str]:
