@@ -30,6 +30,7 @@ router = APIRouter(tags=["ask"])
 )
 def ask(pipeline: PipelineDep, body: AskIn) -> dict[str, Any]:
     """Answer from the corpus only: sentences quoted from the best passages with markers [n] that point
-    into `citations`, or `refused: true` with a fixed phrase when the passages do not answer it."""
+    into `citations`, or `refused: true` with a fixed phrase when the passages do not answer it;
+    `missing_terms` then names the question's specific words that no indexed paper uses, if any."""
     answer = pipeline.ask(body.question, k=body.k, mode=body.mode, doc_ids=doc_ids(body.doc_id))
     return answer.to_dict()
