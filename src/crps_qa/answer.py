@@ -211,7 +211,6 @@ class Answerer:
         n = len(tokens)
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log((n + 1) / 0.5)  # a term the corpus never uses
-        self._row_of = {p.chunk_id: row for row, p in enumerate(data.passages)}
         self._stored: dict[int, list[int]] = {}  # passage row -> its sentence ids in data.sentences
         if data.sentences is not None:
             for j, row in enumerate(data.sentences.rows.tolist()):
@@ -394,7 +393,7 @@ class Answerer:
         """Spans and unit vectors of the sentences of ``hit``, in order: from the index's sentence
         table when it has them, else split and encoded here (once per sentence)."""
         table = self.data.sentences
-        ids = self._stored.get(self._row_of.get(hit.chunk_id, -1), [])
+        ids = self._stored.get(self.data.row_of.get(hit.chunk_id, -1), [])
         if table is not None and ids:
             spans = [(int(table.starts[j]), int(table.ends[j])) for j in ids]
             return spans, [table.vectors[j] for j in ids]

@@ -27,6 +27,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,11 @@ class IndexData:
     @property
     def build_id(self) -> str:
         return str(self.manifest["build_id"])
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Passage row of each chunk id (built on first use; the passages of a build never change)."""
+        return {passage.chunk_id: row for row, passage in enumerate(self.passages)}
 
 
 def vector_key(model: str, text: str) -> str:

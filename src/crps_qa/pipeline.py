@@ -134,8 +134,8 @@ class Pipeline:
         return answerer
 
     def passage(self, chunk_id: str) -> Passage:
-        retriever = self._retriever
-        row = retriever.row_of.get(chunk_id)
+        data = self.data
+        row = data.row_of.get(chunk_id)
         if row is None:
             raise NotFoundError(f"No passage with id {chunk_id!r} in the current index.")
-        return retriever.data.passages[row]
+        return data.passages[row]

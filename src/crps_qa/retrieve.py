@@ -27,7 +27,6 @@ class Retriever:
         self.data = data
         self.embedder = embedder
         self.settings = settings
-        self.row_of = {passage.chunk_id: row for row, passage in enumerate(data.passages)}  # chunk id → row
         self._rows_by_doc: dict[str, np.ndarray] = {}
         for row, passage in enumerate(data.passages):
             self._rows_by_doc.setdefault(passage.doc_id, []).append(row)  # type: ignore[arg-type]
