@@ -275,6 +275,26 @@ def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers
     assert answerer.match("what was it?", [(hit.doc_id, spans)]) == [None]  # no content word: cosine instead
 
 
+def test_a_question_naming_a_paper_is_matched_by_that_papers_title(tmp_path, fake_embedder):
+    docs = {  # the same method sentence in two papers; only the titles say which study is which
+        "rotterdam.txt": "Rotterdam cohort of infusions\n\nMethods\n\nThe dose was raised twice a day by one step.",
+        "sydney.txt": "Sydney cohort of infusions\n\nMethods\n\nThe dose was raised twice a day by one step.",
+    }
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    answerer = pipeline.answerer()
+    assert "Rotterdam" in answerer.title_line("rotterdam")
+    units = []
+    for doc_id in ("rotterdam", "sydney"):
+        text = pipeline.data.texts[doc_id].text
+        start = text.index("The dose")
+        units.append((doc_id, [(start, len(text))]))
+    rotterdam, sydney = answerer.match("How was the dose raised in the Rotterdam study?", units)
+    assert rotterdam > sydney
+    answer = pipeline.ask("How was the dose raised in the Rotterdam study?")
+    assert not answer.refused and answer.citations[0].doc_id == "rotterdam"
+
+
 def test_a_question_about_something_no_paper_mentions_is_refused_and_says_what(tmp_path, fake_embedder):
     settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
                         model="fake")

@@ -21,7 +21,10 @@ CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in 
   where the cosine of two pooled sentence vectors rewards any sentence on the question's topic.
   Candidate sentences are expanded with the corpus's abbreviations before encoding, so "complex
   regional pain syndrome" matches a sentence that says "CRPS". Token vectors are computed at ask
-  time for the candidates only and cached (TOKEN_CACHE sentences).
+  time for the candidates only and cached (TOKEN_CACHE sentences). A sentence is read as part of
+  its paper: a question word may also be matched by the paper's title line (title, authors, study
+  type), at TITLE_WEIGHT times its cosine, so "in the Mackay review" or "the Rotterdam protocol"
+  counts for every sentence of that paper rather than only for the one that repeats the name.
 * ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
   what dose / rate / percentage ...) and the sentence states a number, else 0;
 * ``passage`` the retrieval score of the passage the sentence came from, relative to the top hit
@@ -94,8 +97,9 @@ PAIR_COST = 0.04  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.1  # evidence -= this * IDF-weighted share of question terms not in the corpus
 MISSING_PENALTY = 1.0  # evidence -= this when the question names something the corpus never mentions
 TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions
-CONFIDENCE_SLOPE = 5.77  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.333
+TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much, see Answerer.match
+CONFIDENCE_SLOPE = 7.96  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.371
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
@@ -221,6 +225,7 @@ class Answerer:
         # Word-by-word matching needs the model's token vectors; without them `match` is the cosine.
         self._tokens = embedder if isinstance(embedder, TokenEncoder) else None
         self._token_cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
+        self._title_tokens: dict[str, TokenVectors] = {}  # doc_id -> token vectors of its title line
         self._piece_idf: dict[str, float] = {}
         if self._tokens is not None:
             piece_df: dict[str, int] = {}
@@ -326,6 +331,9 @@ class Answerer:
         Unlike the cosine of two pooled sentence vectors, which rewards a sentence for being about
         the question's topic, this asks whether the sentence covers each thing the question asks
         about, by meaning ("calm inflammation" ~ "anti-inflammatory", "hurt" ~ "injury").
+        A question word may also be matched by the unit's paper's title line, at TITLE_WEIGHT
+        (the question "How is the dose stepped up in the Erasmus protocol?" names the paper; the
+        sentence "The dose is increased twice a day ..." does not repeat its name).
         None for every unit when the embedder has no token vectors or the question no content word.
         """
         if self._tokens is None or not units:
@@ -338,13 +346,32 @@ class Answerer:
         weights /= weights.sum()
         q = asked.vectors[keep]
         keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
-        best = {key: (q @ tv.vectors.T).max(axis=1) if len(tv.tokens) else np.zeros(len(keep), dtype=np.float32)
-                for key, tv in zip(keys, self._token_vectors(keys), strict=True)}
+        best = {key: _best_cosines(q, tv) for key, tv in zip(keys, self._token_vectors(keys), strict=True)}
+        titles = self._title_vectors(sorted({doc_id for doc_id, _ in units}))
+        by_title = {doc_id: TITLE_WEIGHT * _best_cosines(q, tv) for doc_id, tv in titles.items()}
         out: list[float | None] = []
         for doc_id, spans in units:
-            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans], axis=0)
+            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans] + [by_title[doc_id]], axis=0)
             out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
         return out
+
+    def title_line(self, doc_id: str) -> str:
+        """What a paper is known by: its title, authors and study type (from the catalog)."""
+        info = self.data.documents.get(doc_id)
+        if info is None:
+            return ""
+        return " ".join(part for part in (info.title, info.authors, info.study_type) if part)
+
+    def _title_vectors(self, doc_ids: list[str]) -> dict[str, TokenVectors]:
+        """Token vectors of the papers' title lines (encoded once per paper, expanded like sentences)."""
+        with self._lock:
+            missing = [d for d in doc_ids if d not in self._title_tokens]
+        if missing:
+            encoded = self._tokens.encode_tokens([self.expander.expand(self.title_line(d)) for d in missing])
+            with self._lock:
+                self._title_tokens.update(zip(missing, encoded, strict=True))
+        with self._lock:
+            return {d: self._title_tokens[d] for d in doc_ids}
 
     def _token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
         """Token vectors of the sentences, encoding (one batch) only those not cached; the cache
@@ -412,6 +439,13 @@ class Answerer:
                 self._vectors.update(zip(missing, encoded, strict=True))
         with self._lock:
             return np.stack([self._vectors[key] for key in keys])
+
+
+def _best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
+    """For each question piece (rows of ``question``), its best cosine with any of ``tokens``."""
+    if not len(tokens.tokens):
+        return np.zeros(len(question), dtype=np.float32)
+    return (question @ tokens.vectors.T).max(axis=1)
 
 
 def _is_content_piece(piece: str) -> bool:
