@@ -264,6 +264,31 @@ def test_an_embedder_without_token_vectors_falls_back_to_the_sentence_cosine(tmp
     assert all(s.match == s.dense for s in scored)
 
 
+def test_ask_gets_the_questions_vector_and_token_vectors_from_one_model_pass(tmp_path):
+    class OnePass(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.separately: list[str] = []  # texts sent to encode_tokens on their own
+            self.passes: list[str] = []
+
+        def encode_tokens(self, texts, *, batch_size=32):
+            self.separately.extend(texts)
+            return super().encode_tokens(texts, batch_size=batch_size)
+
+        def encode_with_tokens(self, texts):
+            self.passes.extend(texts)
+            return FakeEmbedder.encode(self, texts), FakeEmbedder.encode_tokens(self, texts)
+
+    embedder = OnePass()
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", TWO_DRUG_DOCS), index_dir=tmp_path / "index",
+                        model="fake")
+    pipeline = _pipeline(settings, embedder)
+    answer = pipeline.ask("What was the ketamine dose?")
+    assert not answer.refused and "10 mg/h" in answer.citations[0].quote
+    assert embedder.passes == ["What was the ketamine dose?"]
+    assert "What was the ketamine dose?" not in embedder.separately  # only candidate sentences
+
+
 def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers(tiny):
     answerer = tiny.answerer()
     hit = tiny.search("maximum infusion rate", k=1)[0]

@@ -236,13 +236,16 @@ class Answerer:
 
     # ------------------------------------------------------------------ public
     def answer(
-        self, question: str, hits: Sequence[Hit], *, k: int | None = None, question_vector: np.ndarray | None = None
+        self, question: str, hits: Sequence[Hit], *, k: int | None = None, question_vector: np.ndarray | None = None,
+        question_tokens: TokenVectors | None = None,
     ) -> Answer:
         """Answer ``question`` from ``hits`` (best first). The top ``k`` hits are returned as
         passages, followed by any cited hit below the top ``k``, so every citation's passage is there.
-        ``question_vector`` is the question's embedding when the caller already has it."""
+        ``question_vector`` and ``question_tokens`` are the question's embedding and token vectors
+        when the caller already has them (``Embedder.encode_with_tokens``)."""
         passages = tuple(hits[: k or len(hits)])
-        scored = self.score(question, hits[:CANDIDATE_PASSAGES], question_vector=question_vector)
+        scored = self.score(question, hits[:CANDIDATE_PASSAGES], question_vector=question_vector,
+                            question_tokens=question_tokens)
         missing = self.coverage.missing(question)
         evidence = self.evidence(question, scored, missing)
         if not scored or evidence < self.refusal_threshold:
@@ -277,7 +280,8 @@ class Answerer:
         return unseen / total if total else 0.0
 
     def score(
-        self, question: str, hits: Sequence[Hit], *, question_vector: np.ndarray | None = None
+        self, question: str, hits: Sequence[Hit], *, question_vector: np.ndarray | None = None,
+        question_tokens: TokenVectors | None = None,
     ) -> list[Scored]:
         """Every distinct sentence of ``hits``, and every pair of consecutive sentences of one hit,
         scored against ``question``. A sentence belongs to the first (best) hit that contains it."""
@@ -304,7 +308,7 @@ class Answerer:
         q_terms = set(self._question_terms(question))
         q_total = sum(self._weight(t) for t in q_terms) or 1.0
         top = max(h.score for h in hits)
-        matches = self.match(question, [(hit.doc_id, spans) for hit, spans, _ in units])
+        matches = self.match(question, [(hit.doc_id, spans) for hit, spans, _ in units], question_tokens)
         out = []
         for (hit, spans, vectors), match in zip(units, matches, strict=True):
             text = self.data.texts[hit.doc_id].text
@@ -322,7 +326,10 @@ class Answerer:
                               tuple(spans) if len(spans) > 1 else (), dense if match is None else match))
         return out
 
-    def match(self, question: str, units: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[float | None]:
+    def match(
+        self, question: str, units: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        question_tokens: TokenVectors | None = None,
+    ) -> list[float | None]:
         """Word-by-word match of the question against each unit (a document id and its sentence
         spans): for every content word piece of the question, the best cosine with any word piece
         of the unit (contextual token vectors), averaged with IDF weights. In [0, 1]; 1 when every
@@ -335,10 +342,11 @@ class Answerer:
         (the question "How is the dose stepped up in the Erasmus protocol?" names the paper; the
         sentence "The dose is increased twice a day ..." does not repeat its name).
         None for every unit when the embedder has no token vectors or the question no content word.
+        ``question_tokens`` are the question's token vectors when the caller already has them.
         """
         if self._tokens is None or not units:
             return [None] * len(units)
-        asked = self._tokens.encode_tokens([question])[0]
+        asked = question_tokens if question_tokens is not None else self._tokens.encode_tokens([question])[0]
         keep = [i for i, t in enumerate(asked.tokens) if _is_content_piece(t)]
         if not keep:
             return [None] * len(units)

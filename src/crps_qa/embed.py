@@ -3,6 +3,7 @@
     embedder = load_embedder("all-MiniLM-L6-v2")
     vectors = embedder.encode(["ketamine infusion rate"])   # (1, 384) float32, L2-normalised
     tokens = embedder.encode_tokens(["ketamine rate"])[0]   # TokenVectors: one unit vector per word piece
+    vectors, tokens = embedder.encode_with_tokens(["ketamine rate"])  # both from one forward pass
 
 Models are loaded from site-packages only (``HF_HUB_OFFLINE=1``): nothing is downloaded.
 """
@@ -14,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -53,6 +54,11 @@ class TokenEncoder(Protocol):
 
     def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
         """One TokenVectors per text; texts longer than the model's window are cut to it."""
+        ...
+
+    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """``encode(texts)`` and ``encode_tokens(texts)`` from one pass of the model (a question
+        needs both: its vector for search, its token vectors for the answer match)."""
         ...
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
@@ -120,15 +126,26 @@ class SentenceTransformerEmbedder:
             return []
         outputs = self._model.encode(list(texts), batch_size=batch_size, output_value="token_embeddings",
                                      convert_to_numpy=False, show_progress_bar=False)
+        return [self._token_vectors(text, output) for text, output in zip(texts, outputs, strict=True)]
+
+    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self._model.encode(list(texts), output_value=None, convert_to_numpy=False,
+                                     show_progress_bar=False)
+        vectors = np.stack([o["sentence_embedding"].detach().cpu().numpy() for o in outputs]).astype(np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        tokens = [self._token_vectors(text, o["token_embeddings"]) for text, o in zip(texts, outputs, strict=True)]
+        return vectors, tokens
+
+    def _token_vectors(self, text: str, output: Any) -> TokenVectors:
+        """The text's word pieces (without [CLS] and [SEP]) and their unit token vectors."""
         tokenizer, limit = self._model.tokenizer, self._model.max_seq_length
-        out = []
-        for text, output in zip(texts, outputs, strict=True):
-            ids = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
-            tokens = tokenizer.convert_ids_to_tokens(ids)[1:-1]  # without [CLS] and [SEP]
-            vectors = output.detach().cpu().numpy().astype(np.float32)[1 : 1 + len(tokens)]
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            out.append(TokenVectors(tuple(tokens[: len(vectors)]), vectors))
-        return out
+        ids = tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+        tokens = tokenizer.convert_ids_to_tokens(ids)[1:-1]
+        vectors = output.detach().cpu().numpy().astype(np.float32)[1 : 1 + len(tokens)]
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return TokenVectors(tuple(tokens[: len(vectors)]), vectors)
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
         return [self._model.tokenizer.tokenize(text) for text in texts]

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
-from crps_qa.embed import Embedder, load_embedder
+from crps_qa.embed import Embedder, TokenEncoder, load_embedder
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
 from crps_qa.retrieve import Retriever
@@ -114,12 +114,20 @@ class Pipeline:
         Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
         request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)
         retriever = self._retriever
-        vector = self.embedder.encode([request.query])[0]  # once, for both search and sentence scoring
+        # one pass of the model gives the question's vector (search, sentence cosine) and, when the
+        # embedder has them, its token vectors (the word-by-word match)
+        tokens = None
+        if isinstance(self.embedder, TokenEncoder):
+            vectors, token_vectors = self.embedder.encode_with_tokens([request.query])
+            vector, tokens = vectors[0], token_vectors[0]
+        else:
+            vector = self.embedder.encode([request.query])[0]
         hits = retriever.search(
             request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids,
             vector=vector,
         )
-        return self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector)
+        return self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
+                                               question_tokens=tokens)
 
     def answerer(self, retriever: Retriever | None = None) -> Answerer:
         """The answerer over ``retriever``'s index (the current one by default), built once per index."""
