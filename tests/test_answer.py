@@ -308,15 +308,15 @@ def test_a_question_naming_a_paper_is_matched_by_that_papers_title(tmp_path, fak
     settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
     pipeline = _pipeline(settings, fake_embedder)
     answerer = pipeline.answerer()
-    assert "Rotterdam" in answerer.title_line("rotterdam")
+    assert "Rotterdam" in answerer.matcher.title_line("rotterdam")
     units = []
     for doc_id in ("rotterdam", "sydney"):
         text = pipeline.data.texts[doc_id].text
         start = text.index("The dose")
         units.append((doc_id, [(start, len(text))]))
-    rotterdam, sydney = answerer.match("How was the dose raised in the Rotterdam study?", units)
+    rotterdam, sydney = answerer.match("How was the dose raised in the Rotterdam cohort?", units)
     assert rotterdam > sydney
-    answer = pipeline.ask("How was the dose raised in the Rotterdam study?")
+    answer = pipeline.ask("How was the dose raised in the Rotterdam cohort?")
     assert not answer.refused and answer.citations[0].doc_id == "rotterdam"
 
 
@@ -578,7 +578,7 @@ def test_a_table_row_is_read_with_its_caption_and_other_sentences_alone(tmp_path
 
     def read(sentence: str) -> str:
         start = text.index(sentence)
-        return answerer.with_caption("cohort", start, start + len(sentence))
+        return answerer.matcher.with_caption("cohort", start, start + len(sentence))
 
     assert read("Dizziness 14 (47%)") == "Table 2 Side effects of S-ketamine treatment: Dizziness 14 (47%)"
     assert read("Nausea was common on the ward.") == "Nausea was common on the ward."  # not in a table

@@ -131,3 +131,46 @@ def test_document_prior_is_off_at_weight_zero(tiny_settings, fake_embedder):
     data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
     retriever = Retriever(data, fake_embedder, tiny_settings.model_copy(update={"doc_weight": 0.0}))
     assert retriever.document_prior({0: 0.5}, "cold woman") == {0: 0.5}
+
+
+def _matching_retriever(tmp_path, fake_embedder, **update):
+    """Two one-passage papers: only the knee paper has a sentence with every word of "knee
+    examined every week"; the ketamine paper shares one word ("week") in its only sentence."""
+    from crps_qa.retrieve import Retriever
+    from crps_qa.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "ketamine.txt").write_text("Ketamine study\n\nMethods\n\nKetamine ran for a week.", encoding="utf-8")
+    (corpus / "knee.txt").write_text("Knee study\n\nMethods\n\nThe knee was examined every week.", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
+    build(settings, fake_embedder)
+    data = Pipeline.open(settings, embedder=fake_embedder).data
+    rows = {p.doc_id: row for row, p in enumerate(data.passages)}
+    return Retriever(data, fake_embedder, settings.model_copy(update=update)), rows["ketamine"], rows["knee"]
+
+
+def test_word_matching_lifts_the_passage_whose_sentence_covers_the_question(tmp_path, fake_embedder):
+    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=3.0)
+    question = "knee examined every week"
+    matches = retriever.matcher.passage_match(question, [ketamine, knee])
+    assert matches is not None and matches[0] < matches[1] == pytest.approx(1.0)
+    scores = retriever.interact({ketamine: 2.0, knee: 1.0}, question)
+    # scaled by the best score, plus 3 x the best sentence's match
+    assert scores == pytest.approx({ketamine: 1.0 + 3 * matches[0], knee: 0.5 + 3 * matches[1]})
+    assert scores[knee] > scores[ketamine]
+    assert retriever.search(question, k=2)[0].doc_id == "knee"
+
+
+def test_word_matching_is_off_at_weight_zero_and_leaves_passages_past_the_depth_below(tmp_path, fake_embedder):
+    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=0.0)
+    assert retriever.interact({ketamine: 2.0, knee: 1.0}, "knee examined every week") == {ketamine: 2.0, knee: 1.0}
+    shallow, ketamine, knee = _matching_retriever(tmp_path / "b", fake_embedder, match_weight=3.0, rescore_depth=1)
+    scores = shallow.interact({ketamine: 2.0, knee: 1.0}, "knee examined every week")
+    assert scores[knee] == pytest.approx(0.5) and scores[ketamine] > scores[knee]  # past the cut: scaled only
+
+
+def test_word_matching_needs_a_content_word(tmp_path, fake_embedder):
+    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=3.0)
+    assert retriever.matcher.passage_match("what was it?", [ketamine, knee]) is None
+    assert retriever.interact({ketamine: 2.0, knee: 1.0}, "what was it?") == {ketamine: 2.0, knee: 1.0}

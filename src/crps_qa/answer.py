@@ -15,16 +15,11 @@ CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in 
 3 of 10.").
 
 * ``match``   word-by-word (late-interaction) match: for each content word piece of the question,
-  its best cosine with any word piece of the candidate, using the model's contextual token
-  vectors, averaged with IDF weights (:meth:`Answerer.match`). It asks whether the sentence covers
-  each thing the question asks about, by meaning ("calm inflammation" ~ "anti-inflammatory"),
-  where the cosine of two pooled sentence vectors rewards any sentence on the question's topic.
-  Candidate sentences are expanded with the corpus's abbreviations before encoding, so "complex
-  regional pain syndrome" matches a sentence that says "CRPS". Token vectors are computed at ask
-  time for the candidates only and cached (TOKEN_CACHE sentences). A sentence is read as part of
-  its paper: a question word may also be matched by the paper's title line (title, authors, study
-  type), at TITLE_WEIGHT times its cosine, so "in the Mackay review" or "the Rotterdam protocol"
-  counts for every sentence of that paper rather than only for the one that repeats the name.
+  its best cosine with any word piece of the candidate (or of its paper's title line, at 0.9),
+  using the model's contextual token vectors, averaged with IDF weights
+  (:class:`crps_qa.interaction.WordMatcher`). It asks whether the sentence covers each thing the
+  question asks about, by meaning ("calm inflammation" ~ "anti-inflammatory"), where the cosine
+  of two pooled sentence vectors rewards any sentence on the question's topic.
 * ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
   what dose / rate / percentage ...) and the sentence states a number, else 0;
 * ``passage`` the retrieval score of the passage the sentence came from, relative to the top hit
@@ -62,16 +57,16 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from crps_qa.abbrev import QueryExpander
-from crps_qa.chunk import split_sentences
-from crps_qa.coverage import IGNORED, QUESTION_WORDS, Coverage
+from crps_qa.chunk import is_fragment, split_sentences
+from crps_qa.coverage import QUESTION_WORDS, Coverage
 from crps_qa.embed import Embedder, TokenEncoder, TokenVectors
+from crps_qa.interaction import WordMatcher
 from crps_qa.index import IndexData
 from crps_qa.lexical import tokenize
 from crps_qa.types import Answer, Citation, Hit
@@ -90,22 +85,19 @@ DIVERSITY = 0.1  # maximal-marginal-relevance penalty on similarity to sentences
 DUPLICATE_JACCARD = 0.7  # sentences sharing this share of their terms count as the same ...
 DUPLICATE_COSINE = 0.9  # ... and so do sentences whose embeddings are this close
 MIN_WORDS = 3  # shorter "sentences" are headings or table labels
-WEIGHTS = {"match": 1.0, "passage": 0.20, "quantity": 0.05}  # ranks candidates
+WEIGHTS = {"match": 1.0, "passage": 0.10, "quantity": 0.05}  # ranks candidates
 EVIDENCE_WEIGHTS = {"match": 1.0}  # decides refusal
 FRAGMENT_PENALTY = 0.05  # score -= this for a heading / title / table row
 PAIR_COST = 0.04  # score -= this for a two-sentence candidate
 UNKNOWN_PENALTY = 0.1  # evidence -= this * IDF-weighted share of question terms not in the corpus
 MISSING_PENALTY = 1.0  # evidence -= this when the question names something the corpus never mentions
-TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions
-TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much, see Answerer.match
-CONFIDENCE_SLOPE = 7.96  # logistic fit on the dev split, see eval/TUNING.md
-CONFIDENCE_MIDPOINT = 0.371
+CONFIDENCE_SLOPE = 7.25  # logistic fit on the dev split, see eval/TUNING.md
+CONFIDENCE_MIDPOINT = 0.378
 NUMBER_WORDS = {w: str(n) for n, w in enumerate((  # "four categories" matches "4 categories"
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ))}
 
 _WORDS = re.compile(r"[\w-]+")
-_TABLE = re.compile(r"^table\b", re.IGNORECASE)  # a section that is a table: its rows are read with the caption
 
 # What a question asks for → what a sentence that answers it contains. A question can ask for
 # several kinds ("at what rate and for how long"); a sentence matching any of them scores.
@@ -133,24 +125,6 @@ def answer_type_match(question: str, sentence: str) -> float:
     """1 when the sentence states the kind of quantity the question asks for, else 0."""
     asked = [says for asks, says in ANSWER_TYPES if asks.search(question)]
     return float(any(says.search(sentence) for says in asked))
-
-
-# Sentence-final punctuation, optionally followed by closing quotes/brackets and a citation
-# ("... of CRPS.12", "... (2).", "... [3–5]").
-_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*(?:\s?[\[(]?[\d,–\-]+[\])]?)?$")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-
-
-def is_fragment(text: str) -> float:
-    """1 for a heading, title or table row rather than a sentence: it does not end like a sentence,
-    or most of its words are capitalised ("Intravenous Ketamine for CRPS: A Promising Option"),
-    else 0. A list item that ends like a sentence ("- Pain relief lasted 3 months.") is a sentence."""
-    flat = " ".join(text.split())
-    words = _WORD.findall(flat)
-    if not words or not _SENTENCE_END.search(flat):
-        return 1.0
-    capitalised = sum(w[0].isupper() for w in words) / len(words)
-    return float(len(words) >= 3 and capitalised >= 0.6)
 
 
 @dataclass(frozen=True)
@@ -202,7 +176,7 @@ class Answerer:
     """Chooses and cites answer sentences from retrieved hits. Thread-safe (the cache is locked)."""
 
     def __init__(self, data: IndexData, embedder: Embedder, *, refusal_threshold: float,
-                 expander: QueryExpander | None = None) -> None:
+                 expander: QueryExpander | None = None, matcher: WordMatcher | None = None) -> None:
         self.data = data
         self.embedder = embedder
         self.refusal_threshold = refusal_threshold
@@ -223,16 +197,9 @@ class Answerer:
         self._lock = threading.Lock()
         self.coverage = Coverage.build((t.text for t in data.texts.values()), data.expansions)
         # Word-by-word matching needs the model's token vectors; without them `match` is the cosine.
-        self._tokens = embedder if isinstance(embedder, TokenEncoder) else None
-        self._token_cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
-        self._title_tokens: dict[str, TokenVectors] = {}  # doc_id -> token vectors of its title line
-        self._piece_idf: dict[str, float] = {}
-        if self._tokens is not None:
-            piece_df: dict[str, int] = {}
-            for pieces in self._tokens.word_pieces([p.text for p in data.passages]):
-                for piece in set(pieces):
-                    piece_df[piece] = piece_df.get(piece, 0) + 1
-            self._piece_idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in piece_df.items()}
+        if matcher is None and isinstance(embedder, TokenEncoder):
+            matcher = WordMatcher(data, embedder, self.expander)
+        self.matcher = matcher
 
     # ------------------------------------------------------------------ public
     def answer(
@@ -330,88 +297,12 @@ class Answerer:
         self, question: str, units: Sequence[tuple[str, Sequence[tuple[int, int]]]],
         question_tokens: TokenVectors | None = None,
     ) -> list[float | None]:
-        """Word-by-word match of the question against each unit (a document id and its sentence
-        spans): for every content word piece of the question, the best cosine with any word piece
-        of the unit (contextual token vectors), averaged with IDF weights. In [0, 1]; 1 when every
-        question word has an exact counterpart.
-
-        Unlike the cosine of two pooled sentence vectors, which rewards a sentence for being about
-        the question's topic, this asks whether the sentence covers each thing the question asks
-        about, by meaning ("calm inflammation" ~ "anti-inflammatory", "hurt" ~ "injury").
-        A question word may also be matched by the unit's paper's title line, at TITLE_WEIGHT
-        (the question "How is the dose stepped up in the Erasmus protocol?" names the paper; the
-        sentence "The dose is increased twice a day ..." does not repeat its name).
-        None for every unit when the embedder has no token vectors or the question no content word.
-        ``question_tokens`` are the question's token vectors when the caller already has them.
-        """
-        if self._tokens is None or not units:
+        """Word-by-word match of the question with each unit (a document id and its sentence spans),
+        see :class:`crps_qa.interaction.WordMatcher`; None for every unit when the embedder has no
+        token vectors or the question no content word."""
+        if self.matcher is None or not units:
             return [None] * len(units)
-        asked = question_tokens if question_tokens is not None else self._tokens.encode_tokens([question])[0]
-        keep = [i for i, t in enumerate(asked.tokens) if _is_content_piece(t)]
-        if not keep:
-            return [None] * len(units)
-        weights = np.array([self._piece_idf.get(asked.tokens[i], self._unseen_idf) for i in keep], dtype=np.float32)
-        weights /= weights.sum()
-        q = asked.vectors[keep]
-        keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
-        best = {key: _best_cosines(q, tv) for key, tv in zip(keys, self._token_vectors(keys), strict=True)}
-        titles = self._title_vectors(sorted({doc_id for doc_id, _ in units}))
-        by_title = {doc_id: TITLE_WEIGHT * _best_cosines(q, tv) for doc_id, tv in titles.items()}
-        out: list[float | None] = []
-        for doc_id, spans in units:
-            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans] + [by_title[doc_id]], axis=0)
-            out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
-        return out
-
-    def title_line(self, doc_id: str) -> str:
-        """What a paper is known by: its title, authors and study type (from the catalog)."""
-        info = self.data.documents.get(doc_id)
-        if info is None:
-            return ""
-        return " ".join(part for part in (info.title, info.authors, info.study_type) if part)
-
-    def _title_vectors(self, doc_ids: list[str]) -> dict[str, TokenVectors]:
-        """Token vectors of the papers' title lines (encoded once per paper, expanded like sentences)."""
-        with self._lock:
-            missing = [d for d in doc_ids if d not in self._title_tokens]
-        if missing:
-            encoded = self._tokens.encode_tokens([self.expander.expand(self.title_line(d)) for d in missing])
-            with self._lock:
-                self._title_tokens.update(zip(missing, encoded, strict=True))
-        with self._lock:
-            return {d: self._title_tokens[d] for d in doc_ids}
-
-    def _token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
-        """Token vectors of the sentences, encoding (one batch) only those not cached; the cache
-        keeps the TOKEN_CACHE most recently used sentences."""
-        with self._lock:
-            missing = [key for key in keys if key not in self._token_cache]
-        if missing:
-            # expanded like the question is for BM25 ("CRPS" gains "complex regional pain syndrome"),
-            # so a question in either form finds a sentence in the other; a table row is read with its
-            # table's caption ("Side effects n = 30 (63%)" is about S-ketamine treatment)
-            texts = [self.expander.expand(self.with_caption(d, s, e)) for d, s, e in missing]
-            encoded = self._tokens.encode_tokens(texts)
-            with self._lock:
-                self._token_cache.update(zip(missing, encoded, strict=True))
-        with self._lock:
-            found = [self._token_cache[key] for key in keys]  # evicted only below, after reading
-            for key in keys:
-                self._token_cache.move_to_end(key)
-            while len(self._token_cache) > TOKEN_CACHE:
-                self._token_cache.popitem(last=False)
-        return found
-
-    def with_caption(self, doc_id: str, start: int, end: int) -> str:
-        """The sentence, after its table's caption when it is a row of a table ("Table 2 ...")."""
-        document = self.data.texts[doc_id]
-        sentence = " ".join(document.text[start:end].split())
-        section = next((s for s in reversed(document.sections) if s.start <= start), None)
-        if section is None or section.start == start or not _TABLE.match(section.title) or not is_fragment(sentence):
-            return sentence
-        caption_end = document.text.find("\n", section.start)
-        caption = " ".join(document.text[section.start : caption_end if caption_end > 0 else end].split())
-        return f"{caption}: {sentence}"
+        return self.matcher.match(question, units, question_tokens)
 
     # ------------------------------------------------------------------ helpers
     def _terms(self, text: str) -> list[str]:
@@ -447,19 +338,6 @@ class Answerer:
                 self._vectors.update(zip(missing, encoded, strict=True))
         with self._lock:
             return np.stack([self._vectors[key] for key in keys])
-
-
-def _best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
-    """For each question piece (rows of ``question``), its best cosine with any of ``tokens``."""
-    if not len(tokens.tokens):
-        return np.zeros(len(question), dtype=np.float32)
-    return (question @ tokens.vectors.T).max(axis=1)
-
-
-def _is_content_piece(piece: str) -> bool:
-    """A word piece that says what the question is about: not punctuation, a stop-word or a
-    question word ("##" continuations of a content word count)."""
-    return any(c.isalnum() for c in piece) and piece not in IGNORED
 
 
 def select(scored: Sequence[Scored]) -> list[Scored]:

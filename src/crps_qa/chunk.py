@@ -151,3 +151,21 @@ def _windows(
             return
         # Step back `overlap` sentences, but always move forward by at least one sentence.
         first = max(first + 1, last + 1 - overlap)
+
+
+# Sentence-final punctuation, optionally followed by closing quotes/brackets and a citation
+# ("... of CRPS.12", "... (2).", "... [3–5]").
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*(?:\s?[\[(]?[\d,–\-]+[\])]?)?$")
+_LETTER_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def is_fragment(text: str) -> float:
+    """1 for a heading, title or table row rather than a sentence: it does not end like a sentence,
+    or most of its words are capitalised ("Intravenous Ketamine for CRPS: A Promising Option"),
+    else 0. A list item that ends like a sentence ("- Pain relief lasted 3 months.") is a sentence."""
+    flat = " ".join(text.split())
+    words = _LETTER_WORD.findall(flat)
+    if not words or not _SENTENCE_END.search(flat):
+        return 1.0
+    capitalised = sum(w[0].isupper() for w in words) / len(words)
+    return float(len(words) >= 3 and capitalised >= 0.6)

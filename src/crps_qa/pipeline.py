@@ -13,8 +13,10 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
+
 from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
-from crps_qa.embed import Embedder, TokenEncoder, load_embedder
+from crps_qa.embed import Embedder, TokenEncoder, TokenVectors, load_embedder
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
 from crps_qa.retrieve import Retriever
@@ -103,7 +105,18 @@ class Pipeline:
         self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
     ) -> list[Hit]:
         request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids)
-        return self._retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+        retriever = self._retriever
+        vector, tokens = self.encode(request.query, retriever) if request.mode == "hybrid" else (None, None)
+        return retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids,
+                                vector=vector, tokens=tokens)
+
+    def encode(self, query: str, retriever: Retriever | None = None) -> tuple[np.ndarray, TokenVectors | None]:
+        """The query's vector and, when word-by-word matching is on, its token vectors: one model pass."""
+        retriever = retriever or self._retriever
+        if retriever.matcher is not None and isinstance(self.embedder, TokenEncoder):
+            vectors, tokens = self.embedder.encode_with_tokens([query])
+            return vectors[0], tokens[0]
+        return self.embedder.encode([query])[0], None
 
     def ask(
         self, question: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
@@ -114,17 +127,12 @@ class Pipeline:
         Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
         request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)
         retriever = self._retriever
-        # one pass of the model gives the question's vector (search, sentence cosine) and, when the
-        # embedder has them, its token vectors (the word-by-word match)
-        tokens = None
-        if isinstance(self.embedder, TokenEncoder):
-            vectors, token_vectors = self.embedder.encode_with_tokens([request.query])
-            vector, tokens = vectors[0], token_vectors[0]
-        else:
-            vector = self.embedder.encode([request.query])[0]
+        # one pass of the model gives the question's vector (search, sentence cosine) and its token
+        # vectors (re-scoring and the word-by-word match of candidate sentences)
+        vector, tokens = self.encode(request.query, retriever)
         hits = retriever.search(
             request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids,
-            vector=vector,
+            vector=vector, tokens=tokens,
         )
         return self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
                                                question_tokens=tokens)
@@ -135,8 +143,8 @@ class Pipeline:
         answerer = self._answerer
         if answerer is None or answerer.data is not retriever.data:
             answerer = Answerer(
-                retriever.data, self.embedder,
-                refusal_threshold=self.settings.refusal_threshold, expander=retriever.expander,
+                retriever.data, self.embedder, refusal_threshold=self.settings.refusal_threshold,
+                expander=retriever.expander, matcher=retriever.matcher,
             )
             self._answerer = answerer
         return answerer

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Hybrid re-scoring: weight of a passage's best-matching sentence (0 turns re-scoring off).",
     )
     rescore_depth: int = Field(30, ge=0, le=1000, description="Fused passages re-scored by their best sentence.")
+    match_weight: float = Field(
+        3.0, ge=0.0, le=100.0,
+        description="Hybrid: weight of the word-by-word match of a passage's best sentence when the top "
+                    "rescore_depth passages are re-scored (0 = off).",
+    )
     doc_weight: float = Field(
         0.3, ge=0.0, le=10.0,
         description="Hybrid document prior: weight of BM25 against a passage's whole document (0 turns it off).",
@@ -57,7 +62,7 @@ class Settings(BaseSettings):
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
     refusal_threshold: float = Field(
-        0.35,
+        0.43,
         ge=-1.0,
         le=1.0,
         description="Least evidence at which `ask` answers instead of refusing: the best candidate sentence's "

@@ -1,0 +1,203 @@
+"""Word-by-word (late-interaction) matching of a question against sentences, as in ColBERT.
+
+    matcher = WordMatcher(index_data, embedder, expander)      # embedder: a TokenEncoder
+    matcher.match("How was the dose raised?", [(doc_id, [(start, end)])])   # [0.71]
+    matcher.passage_match("How was the dose raised?", [row, ...])          # best sentence per passage
+
+For every content word piece of the question (not punctuation, a stop-word or a question word),
+take its best cosine with any word piece of the sentence, using the model's contextual token
+vectors, clip to [0, 1] and average with IDF weights (word-piece document frequency over the
+passages). 1 when every question word has an exact counterpart. Unlike the cosine of two pooled
+sentence vectors, which rewards a sentence for being on the question's topic, this asks whether
+the sentence covers each thing the question asks about, by meaning ("calm inflammation" ~
+"anti-inflammatory", "hurt" ~ "injury").
+
+A sentence is read as part of its paper: a question word may instead be matched by the paper's
+title line (catalog title, authors, study type) at TITLE_WEIGHT, so "in the Mackay review" or "the
+Rotterdam protocol" counts for every sentence of that paper, not only the one that repeats the
+name. Sentences are expanded with the corpus's abbreviations before encoding (so "complex regional
+pain syndrome" meets "CRPS"), and a table row is read after its table's caption.
+
+Used twice: hybrid retrieval re-scores its best passages by their best sentence's match
+(:meth:`crps_qa.retrieve.Retriever.interact`), and the answerer ranks candidate sentences by it.
+Token vectors are encoded on first use and cached (TOKEN_CACHE sentences); the question's come
+from the caller when it has them (``Embedder.encode_with_tokens``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from crps_qa.abbrev import QueryExpander
+from crps_qa.chunk import is_fragment, split_sentences
+from crps_qa.coverage import IGNORED
+from crps_qa.embed import TokenEncoder, TokenVectors
+from crps_qa.index import IndexData
+
+TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions (~45 KB each)
+TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)
+
+_TABLE = re.compile(r"^table\b", re.IGNORECASE)  # a section that is a table: its rows are read with the caption
+
+Unit = tuple[str, Sequence[tuple[int, int]]]  # a document id and the spans of one or more sentences
+
+
+class WordMatcher:
+    """Late-interaction scores over one index. Thread-safe (the caches are locked)."""
+
+    def __init__(self, data: IndexData, encoder: TokenEncoder, expander: QueryExpander | None = None) -> None:
+        self.data = data
+        self.encoder = encoder
+        self.expander = expander or QueryExpander({})
+        n = len(data.passages)
+        df: dict[str, int] = {}
+        for pieces in encoder.word_pieces([p.text for p in data.passages]):
+            for piece in set(pieces):
+                df[piece] = df.get(piece, 0) + 1
+        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self._unseen_idf = math.log((n + 1) / 0.5)  # a piece no passage has
+        self._stored: dict[int, list[int]] = {}  # passage row -> its sentence ids in data.sentences
+        if data.sentences is not None:
+            for j, row in enumerate(data.sentences.rows.tolist()):
+                self._stored.setdefault(int(row), []).append(j)
+        # documents indexed without their cleaned text (BEIR): one passage each, from offset 0
+        self._passage_text = {p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start}
+        self._cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
+        self._titles: dict[str, TokenVectors] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ scores
+    def question(self, question: str) -> TokenVectors:
+        """The question's token vectors (one model pass)."""
+        return self.encoder.encode_tokens([question])[0]
+
+    def match(self, question: str, units: Sequence[Unit], question_tokens: TokenVectors | None = None
+              ) -> list[float | None]:
+        """The match of the question with each unit, in [0, 1]; a unit of several sentences takes,
+        per question piece, the best of its sentences. None for every unit when the question has
+        no content word. ``question_tokens``: the question's token vectors when the caller has them."""
+        if not units:
+            return []
+        asked = question_tokens if question_tokens is not None else self.question(question)
+        keep = [i for i, t in enumerate(asked.tokens) if is_content_piece(t)]
+        if not keep:
+            return [None] * len(units)
+        weights = np.array([self._idf.get(asked.tokens[i], self._unseen_idf) for i in keep], dtype=np.float32)
+        weights /= weights.sum()
+        q = asked.vectors[keep]
+        keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
+        best = {key: best_cosines(q, tv) for key, tv in zip(keys, self.token_vectors(keys), strict=True)}
+        titles = self.title_vectors(sorted({doc_id for doc_id, _ in units}))
+        by_title = {doc_id: TITLE_WEIGHT * best_cosines(q, tv) for doc_id, tv in titles.items()}
+        out: list[float | None] = []
+        for doc_id, spans in units:
+            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans] + [by_title[doc_id]], axis=0)
+            out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
+        return out
+
+    def passage_match(self, question: str, rows: Sequence[int], question_tokens: TokenVectors | None = None
+                      ) -> list[float] | None:
+        """For each passage row, the match of its best single sentence (0 for a passage without
+        one); None when the question has no content word."""
+        spans = [self.sentence_spans(row) for row in rows]
+        units = [(self.data.passages[row].doc_id, [span]) for row, row_spans in zip(rows, spans, strict=True)
+                 for span in row_spans]
+        scores = self.match(question, units, question_tokens)
+        if any(s is None for s in scores):
+            return None
+        out, i = [], 0
+        for row_spans in spans:
+            out.append(max(scores[i : i + len(row_spans)], default=0.0))  # type: ignore[type-var]
+            i += len(row_spans)
+        return out  # type: ignore[return-value]
+
+    def sentence_spans(self, row: int) -> list[tuple[int, int]]:
+        """Spans of passage ``row``'s sentences: from the index's sentence table, else split here."""
+        table = self.data.sentences
+        ids = self._stored.get(row, [])
+        if table is not None and ids:
+            return [(int(table.starts[j]), int(table.ends[j])) for j in ids]
+        p = self.data.passages[row]
+        return split_sentences(self.text(p.doc_id), p.char_start, p.char_end)
+
+    # ------------------------------------------------------------------ texts and caches
+    def title_line(self, doc_id: str) -> str:
+        """What a paper is known by: its title, authors and study type (from the catalog)."""
+        info = self.data.documents.get(doc_id)
+        if info is None:
+            return ""
+        return " ".join(part for part in (info.title, info.authors, info.study_type) if part)
+
+    def text(self, doc_id: str) -> str:
+        """The document's cleaned text (the text its sentence spans index)."""
+        document = self.data.texts.get(doc_id)
+        return document.text if document is not None else self._passage_text.get(doc_id, "")
+
+    def with_caption(self, doc_id: str, start: int, end: int) -> str:
+        """The sentence, after its table's caption when it is a row of a table ("Table 2 ...")."""
+        sentence = " ".join(self.text(doc_id)[start:end].split())
+        document = self.data.texts.get(doc_id)
+        if document is None:
+            return sentence
+        section = next((s for s in reversed(document.sections) if s.start <= start), None)
+        if section is None or section.start == start or not _TABLE.match(section.title) or not is_fragment(sentence):
+            return sentence
+        caption_end = document.text.find("\n", section.start)
+        caption = " ".join(document.text[section.start : caption_end if caption_end > 0 else end].split())
+        return f"{caption}: {sentence}"
+
+    def token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
+        """Token vectors of the sentences (document id, start, end), encoding in one batch only
+        those not cached; the cache keeps the TOKEN_CACHE most recently used sentences."""
+        with self._lock:
+            missing = [key for key in keys if key not in self._cache]
+        if missing:
+            # expanded like the question is for BM25 ("CRPS" gains "complex regional pain syndrome"),
+            # so a question in either form finds a sentence in the other; a table row is read with its
+            # table's caption ("Side effects n = 30 (63%)" is about S-ketamine treatment)
+            texts = [self.expander.expand(self.with_caption(d, s, e)) for d, s, e in missing]
+            encoded = self.encoder.encode_tokens(texts)
+            with self._lock:
+                self._cache.update(zip(missing, encoded, strict=True))
+        with self._lock:
+            found = [self._cache[key] for key in keys]  # evicted only below, after reading
+            for key in keys:
+                self._cache.move_to_end(key)
+            while len(self._cache) > TOKEN_CACHE:
+                self._cache.popitem(last=False)
+        return found
+
+    def title_vectors(self, doc_ids: list[str]) -> dict[str, TokenVectors]:
+        """Token vectors of the papers' title lines (encoded once per paper, expanded like sentences)."""
+        with self._lock:
+            missing = [d for d in doc_ids if d not in self._titles]
+        if missing:
+            encoded = self.encoder.encode_tokens([self.expander.expand(self.title_line(d)) for d in missing])
+            with self._lock:
+                self._titles.update(zip(missing, encoded, strict=True))
+        with self._lock:
+            return {d: self._titles[d] for d in doc_ids}
+
+    def cached(self) -> int:
+        """How many sentences' token vectors are cached."""
+        with self._lock:
+            return len(self._cache)
+
+
+def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
+    """For each question piece (rows of ``question``), its best cosine with any of ``tokens``."""
+    if not len(tokens.tokens):
+        return np.zeros(len(question), dtype=np.float32)
+    return (question @ tokens.vectors.T).max(axis=1)
+
+
+def is_content_piece(piece: str) -> bool:
+    """A word piece that says what the question is about: not punctuation, a stop-word or a
+    question word ("##" continuations of a content word count)."""
+    return any(c.isalnum() for c in piece) and piece not in IGNORED
