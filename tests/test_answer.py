@@ -583,3 +583,12 @@ def test_a_table_row_is_read_with_its_caption_and_other_sentences_alone(tmp_path
     assert read("Dizziness 14 (47%)") == "Table 2 Side effects of S-ketamine treatment: Dizziness 14 (47%)"
     assert read("Nausea was common on the ward.") == "Nausea was common on the ward."  # not in a table
     assert read("Table 2 Side effects of S-ketamine treatment") == "Table 2 Side effects of S-ketamine treatment"
+
+
+def test_warm_encodes_every_sentence_so_a_question_then_encodes_only_itself(tiny, fake_embedder):
+    sentences = {(p.doc_id, a, b) for row, p in enumerate(tiny.data.passages)
+                 for a, b in tiny.retriever.matcher.sentence_spans(row)}
+    assert tiny.warm() == len(sentences) == tiny.retriever.matcher.cached()
+    before = fake_embedder.token_calls
+    assert not tiny.ask("What was the maximum infusion rate?").refused
+    assert fake_embedder.token_calls - before == 1  # the question; sentences and titles are cached

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -346,3 +347,12 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     docs = client.get("/docs")
     assert docs.status_code == 200 and "cdn" not in docs.text  # the service is offline: assets are local
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_the_service_warms_the_sentence_token_vectors_in_the_background(pipeline):
+    sentences = {(p.doc_id, a, b) for row, p in enumerate(pipeline.data.passages)
+                 for a, b in pipeline.retriever.matcher.sentence_spans(row)}
+    deadline = time.monotonic() + 10
+    while pipeline.retriever.matcher.cached() < len(sentences) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pipeline.retriever.matcher.cached() == len(sentences)

@@ -1,6 +1,6 @@
 """Extractive answers: the retrieved sentences that best answer a question, each cited exactly.
 
-    answerer = Answerer(index_data, embedder, refusal_threshold=0.35)
+    answerer = Answerer(index_data, embedder, refusal_threshold=0.43)
     answer = answerer.answer("What dose of S-ketamine was used?", hits)   # hits: hybrid search, top 10
     answer.answer        # "The maximum dose was 14 mg/h. [1]"  (or REFUSAL)
     answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)

@@ -148,7 +148,13 @@ class SentenceTransformerEmbedder:
         return TokenVectors(tuple(tokens[: len(vectors)]), vectors)
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
-        return [self._model.tokenizer.tokenize(text) for text in texts]
+        tokenizer = self._model.tokenizer
+        # whole texts, for term statistics only: nothing is run through the model, so the
+        # tokenizer's "longer than the maximum sequence length" warning does not apply
+        warnings = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warnings, dict):
+            warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
+        return [tokenizer.tokenize(text) for text in texts]
 
 
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:

@@ -19,9 +19,13 @@ from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
 from crps_qa.embed import Embedder, TokenEncoder, TokenVectors, load_embedder
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
+from crps_qa.interaction import TOKEN_CACHE
 from crps_qa.retrieve import Retriever
 from crps_qa.settings import MODES, Settings
 from crps_qa.types import Answer, Hit, Passage
+
+
+WARM_BATCH = 256  # sentences encoded per model call by Pipeline.warm
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,23 @@ class Pipeline:
             )
             self._answerer = answerer
         return answerer
+
+    def warm(self) -> int:
+        """Build the answerer and encode the token vectors of every indexed sentence (up to the
+        matcher's cache size) now, so the first questions do not pay for them. Returns how many
+        sentences were encoded or found cached. The service runs this in the background on load."""
+        retriever = self._retriever
+        self.answerer(retriever)
+        matcher = retriever.matcher
+        if matcher is None:
+            return 0
+        passages = retriever.data.passages
+        matcher.title_vectors(sorted({p.doc_id for p in passages}))
+        keys = sorted({(passages[row].doc_id, a, b) for row in range(len(passages))
+                       for a, b in matcher.sentence_spans(row)})[:TOKEN_CACHE]
+        for start in range(0, len(keys), WARM_BATCH):
+            matcher.token_vectors(keys[start : start + WARM_BATCH])
+        return len(keys)
 
     def passage(self, chunk_id: str) -> Passage:
         data = self.data

@@ -73,10 +73,12 @@ class Service:
                 return Refresh(False, exc)
             self.error = None
             if changed:
-                self.pipeline.answerer()  # build the answerer's term statistics now, not in the first /ask
                 log.info(
                     "serving index build %s from %s", self.pipeline.data.build_id, self.settings.index_dir
                 )
+                # term statistics and sentence token vectors, in the background: requests are served
+                # meanwhile (they encode what they need themselves, into the same cache)
+                threading.Thread(target=_warm, args=(self.pipeline,), name="crps-qa-warm", daemon=True).start()
             return Refresh(changed, None)
 
     def require(self) -> Pipeline:
@@ -86,3 +88,13 @@ class Service:
             error = self.error or IndexMissingError("The index is still loading; try again in a moment.")
             raise type(error)(str(error))  # a fresh instance: concurrent requests must not share a traceback
         return pipeline
+
+
+def _warm(pipeline: Pipeline) -> None:
+    started = time.perf_counter()
+    try:
+        count = pipeline.warm()
+    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first requests time
+        log.exception("warm-up failed")
+        return
+    log.info("warmed %d sentences in %.1f s", count, time.perf_counter() - started)
