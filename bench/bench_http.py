@@ -142,6 +142,9 @@ def main() -> None:
             server = subprocess.Popen(crps_qa(*serve), stdout=out, stderr=subprocess.STDOUT)
         try:
             ready = wait_ready(url, server, log)
+            deadline = time.monotonic() + 300  # the service encodes the sentences' token vectors on load
+            while not httpx.get(f"{url}/ready", timeout=10).json().get("warmed") and time.monotonic() < deadline:
+                time.sleep(0.5)
             for question in questions[:20]:  # warm-up: first calls pay for lazy initialisation
                 if options.endpoint == "ask":
                     httpx.post(f"{url}/ask", json={"question": question, "k": options.k}, timeout=60)

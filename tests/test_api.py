@@ -349,10 +349,11 @@ def test_openapi_documents_every_endpoint_with_examples(client):
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
 
 
-def test_the_service_warms_the_sentence_token_vectors_in_the_background(pipeline):
+def test_the_service_warms_the_sentence_token_vectors_in_the_background_and_says_when_done(client, pipeline):
     sentences = {(p.doc_id, a, b) for row, p in enumerate(pipeline.data.passages)
                  for a, b in pipeline.retriever.matcher.sentence_spans(row)}
     deadline = time.monotonic() + 10
-    while pipeline.retriever.matcher.cached() < len(sentences) and time.monotonic() < deadline:
+    while not client.get("/ready").json()["warmed"] and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert client.get("/ready").json()["warmed"] is True
     assert pipeline.retriever.matcher.cached() == len(sentences)

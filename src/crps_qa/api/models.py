@@ -175,6 +175,10 @@ class ReadyOut(BaseModel):
     built_at: str | None = Field(description="When the served index was built (UTC, ISO 8601).")
     documents: int
     passages: int
+    warmed: bool = Field(
+        description="True once every indexed sentence's token vectors are cached (encoded in the background "
+        "after an index loads); before that the first questions over new sentences are slower."
+    )
     checked_at: str | None = Field(description="When the index folder was last checked for a new build.")
 
 

@@ -54,6 +54,7 @@ class Service:
         self.pipeline: Pipeline | None = None
         self.error: CrpsQaError | None = None  # why the last open or reload failed
         self.checked_at: float | None = None  # time.time() of the last refresh
+        self.warmed_build: str | None = None  # build id whose sentence token vectors are all encoded
         self._lock = threading.Lock()  # one refresh at a time (poller and POST /reload)
 
     def refresh(self) -> Refresh:
@@ -78,8 +79,24 @@ class Service:
                 )
                 # term statistics and sentence token vectors, in the background: requests are served
                 # meanwhile (they encode what they need themselves, into the same cache)
-                threading.Thread(target=_warm, args=(self.pipeline,), name="crps-qa-warm", daemon=True).start()
+                threading.Thread(target=self._warm, args=(self.pipeline,), name="crps-qa-warm", daemon=True).start()
             return Refresh(changed, None)
+
+    def warmed(self) -> bool:
+        """True once the served build's sentence token vectors are all encoded (see Pipeline.warm)."""
+        pipeline = self.pipeline
+        return pipeline is not None and self.warmed_build == pipeline.data.build_id
+
+    def _warm(self, pipeline: Pipeline) -> None:
+        started = time.perf_counter()
+        build = pipeline.data.build_id
+        try:
+            count = pipeline.warm()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first requests time
+            log.exception("warm-up failed")
+            return
+        self.warmed_build = build
+        log.info("warmed %d sentences in %.1f s", count, time.perf_counter() - started)
 
     def require(self) -> Pipeline:
         """The pipeline, or raise the error that explains why there is none (mapped to 503)."""
@@ -88,13 +105,3 @@ class Service:
             error = self.error or IndexMissingError("The index is still loading; try again in a moment.")
             raise type(error)(str(error))  # a fresh instance: concurrent requests must not share a traceback
         return pipeline
-
-
-def _warm(pipeline: Pipeline) -> None:
-    started = time.perf_counter()
-    try:
-        count = pipeline.warm()
-    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first requests time
-        log.exception("warm-up failed")
-        return
-    log.info("warmed %d sentences in %.1f s", count, time.perf_counter() - started)

@@ -28,6 +28,7 @@ def readiness(service: Service) -> dict[str, Any]:
         "built_at": manifest.get("built_at"),
         "documents": len(pipeline.data.documents) if pipeline else 0,
         "passages": len(pipeline.data.passages) if pipeline else 0,
+        "warmed": service.warmed(),
         "checked_at": datetime.fromtimestamp(checked, UTC).isoformat(timespec="seconds") if checked else None,
     }
 
