@@ -40,7 +40,7 @@ from crps_qa.coverage import IGNORED
 from crps_qa.embed import TokenEncoder, TokenVectors
 from crps_qa.index import IndexData
 
-TOKEN_CACHE = 50_000  # sentences whose token vectors are kept between questions (~45 KB each)
+TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
 TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)
 
 _TABLE = re.compile(r"^table\b", re.IGNORECASE)  # a section that is a table: its rows are read with the caption
