@@ -66,8 +66,8 @@ from crps_qa.abbrev import QueryExpander
 from crps_qa.chunk import is_fragment, split_sentences
 from crps_qa.coverage import QUESTION_WORDS, Coverage
 from crps_qa.embed import Embedder, TokenEncoder, TokenVectors
-from crps_qa.interaction import WordMatcher
 from crps_qa.index import IndexData
+from crps_qa.interaction import WordMatcher
 from crps_qa.lexical import tokenize
 from crps_qa.types import Answer, Citation, Hit
 
@@ -189,10 +189,6 @@ class Answerer:
         n = len(tokens)
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log((n + 1) / 0.5)  # a term the corpus never uses
-        self._stored: dict[int, list[int]] = {}  # passage row -> its sentence ids in data.sentences
-        if data.sentences is not None:
-            for j, row in enumerate(data.sentences.rows.tolist()):
-                self._stored.setdefault(int(row), []).append(j)
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # encoded here (index without sentences)
         self._lock = threading.Lock()
         self.coverage = Coverage.build((t.text for t in data.texts.values()), data.expansions)
@@ -319,8 +315,9 @@ class Answerer:
         """Spans and unit vectors of the sentences of ``hit``, in order: from the index's sentence
         table when it has them, else split and encoded here (once per sentence)."""
         table = self.data.sentences
-        ids = self._stored.get(self.data.row_of.get(hit.chunk_id, -1), [])
-        if table is not None and ids:
+        row = self.data.row_of.get(hit.chunk_id)
+        ids = self.data.sentence_ids[row] if row is not None else []
+        if table is not None and len(ids):
             spans = [(int(table.starts[j]), int(table.ends[j])) for j in ids]
             return spans, [table.vectors[j] for j in ids]
         spans = split_sentences(self.data.texts[hit.doc_id].text, hit.char_start, hit.char_end)

@@ -101,6 +101,18 @@ class IndexData:
         """Passage row of each chunk id (built on first use; the passages of a build never change)."""
         return {passage.chunk_id: row for row, passage in enumerate(self.passages)}
 
+    @cached_property
+    def sentence_ids(self) -> list[np.ndarray]:
+        """For each passage row, the ids of its sentences in ``sentences``, in text order (empty when
+        the index has no sentence table)."""
+        empty = np.zeros(0, dtype=np.int64)
+        table = self.sentences
+        if table is None or not len(table):
+            return [empty] * len(self.passages)
+        order = np.argsort(table.rows, kind="stable")
+        bounds = np.searchsorted(table.rows[order], np.arange(len(self.passages) + 1))
+        return [order[bounds[r] : bounds[r + 1]] for r in range(len(self.passages))]
+
 
 def vector_key(model: str, text: str) -> str:
     """Cache key of one embedded text under one model."""

@@ -62,12 +62,10 @@ class WordMatcher:
                 df[piece] = df.get(piece, 0) + 1
         self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
         self._unseen_idf = math.log((n + 1) / 0.5)  # a piece no passage has
-        self._stored: dict[int, list[int]] = {}  # passage row -> its sentence ids in data.sentences
-        if data.sentences is not None:
-            for j, row in enumerate(data.sentences.rows.tolist()):
-                self._stored.setdefault(int(row), []).append(j)
         # documents indexed without their cleaned text (BEIR): one passage each, from offset 0
-        self._passage_text = {p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start}
+        self._passage_text = {
+            p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start
+        }
         self._cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
         self._titles: dict[str, TokenVectors] = {}
         self._lock = threading.Lock()
@@ -119,9 +117,8 @@ class WordMatcher:
 
     def sentence_spans(self, row: int) -> list[tuple[int, int]]:
         """Spans of passage ``row``'s sentences: from the index's sentence table, else split here."""
-        table = self.data.sentences
-        ids = self._stored.get(row, [])
-        if table is not None and ids:
+        table, ids = self.data.sentences, self.data.sentence_ids[row]
+        if table is not None and len(ids):
             return [(int(table.starts[j]), int(table.ends[j])) for j in ids]
         p = self.data.passages[row]
         return split_sentences(self.text(p.doc_id), p.char_start, p.char_end)

@@ -24,7 +24,6 @@ from crps_qa.retrieve import Retriever
 from crps_qa.settings import MODES, Settings
 from crps_qa.types import Answer, Hit, Passage
 
-
 WARM_BATCH = 256  # sentences encoded per model call by Pipeline.warm
 
 

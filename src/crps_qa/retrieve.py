@@ -51,13 +51,6 @@ class Retriever:
             [position.get(p.doc_id, -1) for p in data.passages] if self._doc_bm25 is not None else [],
             dtype=np.int64,
         )
-        # Sentence ids of each passage row, for re-scoring (empty when the index has no sentences).
-        sentences = data.sentences
-        self._sentences_of: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(data.passages)
-        if sentences is not None and len(sentences):
-            order = np.argsort(sentences.rows, kind="stable")
-            bounds = np.searchsorted(sentences.rows[order], np.arange(len(data.passages) + 1))
-            self._sentences_of = [order[bounds[r] : bounds[r + 1]] for r in range(len(data.passages))]
 
     def rows_for(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         """Passage rows of the given documents (None = no filter)."""
@@ -200,7 +193,7 @@ class Retriever:
 
         The pairs catch answers split over two sentences ("Ten patients received a second course.
         All of them were pain free."), where each half alone matches the question weakly."""
-        ids = self._sentences_of[row]
+        ids = self.data.sentence_ids[row]
         if not len(ids):
             return -1.0
         units = self.data.sentences.vectors[ids]
