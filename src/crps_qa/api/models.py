@@ -83,17 +83,11 @@ class PassageOut(BaseModel):
     text: str
 
 
-class HitOut(BaseModel):
+class HitOut(PassageOut):
+    """A passage ranked for a query: its rank (1 = best) and fused score, then the passage."""
+
     rank: int
     score: float
-    doc_id: str
-    title: str
-    section: str | None
-    page: int | None
-    char_start: int
-    char_end: int
-    chunk_id: str
-    text: str
 
 
 class SearchOut(BaseModel):
