@@ -78,6 +78,12 @@ def test_cited_passages_come_first_in_marker_order():
     assert [h["chunk_id"] for h in first] == ["dosing#a"] and [h["chunk_id"] for h in rest] == ["other"]
 
 
+def test_a_quote_shared_by_overlapping_passages_is_sourced_once_from_its_own_passage():
+    overlapping = {**HIT, "rank": 1, "chunk_id": "dosing#b", "score": 0.9}  # the same sentence, via overlap
+    cited, rest = render.order_sources({"passages": [overlapping, HIT], "citations": [CITATION]})
+    assert [h["chunk_id"] for h in cited] == ["dosing#a"] and [h["chunk_id"] for h in rest] == ["dosing#b"]
+
+
 def test_citation_outside_the_passages_gets_a_card_of_its_own():
     elsewhere = {**CITATION, "marker": 2, "char_start": 5000, "char_end": 5000 + len(QUOTE),
                  "chunk_id": "dosing#z"}

@@ -169,8 +169,10 @@ def card_html(
 def order_sources(answer: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split the passages into (cited, in marker order) and (the rest, in rank order).
 
-    A citation whose sentence lies in none of the returned passages gets a card of its own, made
-    from the citation (its quote is the text, no score), so every marker has a source to point at.
+    A citation's source is the passage it was quoted from (its ``chunk_id``); another passage that
+    holds the same sentence only because passages overlap goes with the rest, so the sources list
+    each quote once. A citation whose sentence lies in none of the returned passages gets a card of
+    its own, made from the citation (its quote is the text, no score), so every marker has a source.
     """
     passages = list(answer.get("passages", []))
     citations = answer.get("citations", [])
@@ -181,8 +183,16 @@ def order_sources(answer: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list
         if not any(cited_spans(hit, [c]) for hit in passages)
     ]
 
+    # each citation's own passage, else (an answer from an older service) the first one holding it
+    owner = {}
+    for c in citations:
+        own = [h for h in passages if h.get("chunk_id") == c.get("chunk_id") and cited_spans(h, [c])]
+        holders = own or [h for h in passages if cited_spans(h, [c])]
+        if holders:
+            owner.setdefault(id(holders[0]), []).append(int(c.get("marker", 0)))
+
     def first_marker(hit: Mapping[str, Any]) -> int | None:
-        markers = [m for _, _, m in cited_spans(hit, citations)]
+        markers = owner.get(id(hit))
         return min(markers) if markers else None
 
     cited = sorted((h for h in passages if first_marker(h) is not None), key=lambda h: first_marker(h) or 0)
