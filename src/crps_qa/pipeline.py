@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
-from crps_qa.embed import Embedder, TokenEncoder, TokenVectors, load_embedder
+from crps_qa.embed import Embedder, TokenVectors, load_embedder
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
 from crps_qa.interaction import TOKEN_CACHE
@@ -115,9 +115,9 @@ class Pipeline:
 
     def encode(self, query: str, retriever: Retriever | None = None) -> tuple[np.ndarray, TokenVectors | None]:
         """The query's vector and, when word-by-word matching is on, its token vectors: one model pass."""
-        retriever = retriever or self._retriever
-        if retriever.matcher is not None and isinstance(self.embedder, TokenEncoder):
-            vectors, tokens = self.embedder.encode_with_tokens([query])
+        matcher = (retriever or self._retriever).matcher
+        if matcher is not None:  # it exists only for an embedder with token vectors
+            vectors, tokens = matcher.encoder.encode_with_tokens([query])
             return vectors[0], tokens[0]
         return self.embedder.encode([query])[0], None
 
