@@ -454,7 +454,7 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
     return invoke
 
 
-ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms"}
+ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections"}
 CITATION_KEYS = {
     "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
 }

@@ -68,6 +68,16 @@ def test_get_search_returns_hits_exactly_as_the_pipeline_does(client, pipeline):
     assert "40 mg/h" in body["hits"][0]["text"]
 
 
+def test_search_and_ask_report_corrected_typos(client):
+    body = client.get("/search", params={"q": "maximum infusoin rate", "k": 2}).json()
+    assert body["query"] == "maximum infusion rate"
+    assert body["corrections"] == [{"word": "infusoin", "correction": "infusion"}]
+    assert body["hits"] == client.get("/search", params={"q": "maximum infusion rate", "k": 2}).json()["hits"]
+    answer = client.post("/ask", json={"question": "What was the maximum infusoin rate?"}).json()
+    assert answer["question"] == "What was the maximum infusoin rate?"
+    assert answer["corrections"] == [{"word": "infusoin", "correction": "infusion"}] and not answer["refused"]
+
+
 def test_post_search_matches_get(client):
     got = client.get("/search", params={"q": "cold foot", "k": 3, "mode": "bm25"}).json()
     posted = client.post("/search", json={"query": "cold foot", "k": 3, "mode": "bm25"}).json()
@@ -144,7 +154,8 @@ def test_ask_returns_the_pipelines_answer(client, pipeline):
     assert response.status_code == 200
     body = response.json()
     assert body == pipeline.ask("What was the maximum infusion rate?", k=2).to_dict()
-    assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages", "missing_terms"}
+    assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages", "missing_terms",
+                         "corrections"}
     assert len(body["passages"]) <= 2
 
 

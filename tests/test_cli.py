@@ -55,6 +55,16 @@ def test_search_human_output_cites_the_source(indexed):
     assert "[1] Skin temperature after ketamine" in result.stdout and "Case Report" in result.stdout
 
 
+def test_a_corrected_typo_is_shown_before_the_results(indexed):
+    result = indexed("search", "skin temperatre", "--k", "1", "--index", indexed.index_dir)
+    assert result.stdout.startswith("Searched for: skin temperature (temperatre → temperature)")
+    assert "[1] Skin temperature after ketamine" in result.stdout
+    answer = indexed("ask", "What was the maximum infusoin rate?", "--index", indexed.index_dir)
+    assert answer.stdout.startswith("Searched for: What was the maximum infusion rate? (infusoin → infusion)")
+    record = json.loads(indexed("search", "skin temperatre", "--json", "--index", indexed.index_dir).stdout)
+    assert record["corrections"] == [{"word": "temperatre", "correction": "temperature"}]
+
+
 def test_batch_search_writes_exactly_one_line_per_query(indexed, tmp_path):
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"id": "a", "question": "nausea"}\n\n{"id": 7, "question": "cold foot"}\n')
@@ -63,7 +73,7 @@ def test_batch_search_writes_exactly_one_line_per_query(indexed, tmp_path):
     lines = result.stdout.splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["id"] for r in records] == ["a", 7]
-    assert all(len(r["hits"]) <= 3 and set(r) == {"id", "hits"} for r in records)
+    assert all(len(r["hits"]) <= 3 and set(r) == {"id", "hits", "corrections"} for r in records)
 
 
 @pytest.mark.parametrize(

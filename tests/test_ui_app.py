@@ -145,6 +145,15 @@ def test_answer_shows_markers_cited_sentence_highlighted_and_source_cards(fake_a
     assert any("not medical advice" in c.value for c in at.caption)
 
 
+def test_a_corrected_typo_is_shown_and_the_corrected_word_highlighted(fake_api):
+    typed = "What was the maximum infusoin rate?"
+    fake_api.answers[typed] = {**ANSWER, "question": typed,
+                               "corrections": [{"word": "infusoin", "correction": "infusion"}]}
+    html = markdown(ask(run_app(), typed))
+    assert "Searched for: <b>What was the maximum infusion rate?</b>" in html and "infusoin → infusion" in html
+    assert '<span class="cq-term">infusion</span>' in html
+
+
 def test_refusal_shows_not_found_and_related_passages(fake_api):
     at = ask(run_app(), REFUSAL["question"])
     html = markdown(at)

@@ -120,3 +120,17 @@ def test_refusal_names_the_words_no_paper_mentions_escaped():
                                 "missing_terms": ["lidocaine", "<b>"]})
     assert "No indexed paper mentions: lidocaine, &lt;b&gt;." in html
     assert "mentions" not in render.refusal_html({"answer": "Not found in the corpus: x.", "missing_terms": []})
+
+
+def test_a_corrected_question_says_what_was_searched_for_escaped():
+    answer = {"question": "Pain releif after KETAMIN <b>? Releif's", "corrections": [
+        {"word": "releif", "correction": "relief"}, {"word": "ketamin", "correction": "ketamine"}]}
+    assert render.searched(answer) == "Pain relief after KETAMINE <b>? Relief's"
+    html = render.corrections_html(answer)
+    assert "Searched for: <b>Pain relief after KETAMINE &lt;b&gt;? Relief&#x27;s</b>" in html
+    assert "releif → relief, ketamin → ketamine" in html
+
+
+def test_nothing_is_said_when_nothing_was_corrected():
+    assert render.corrections_html({"question": "pain relief", "corrections": []}) == ""
+    assert render.searched({"question": "pain relief"}) == "pain relief"

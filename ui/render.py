@@ -24,6 +24,7 @@ mark.cq-cite{background:#ffe58a;color:inherit;padding:0 .1rem;border-radius:.2re
 .cq-marker{font-size:.75em;font-weight:700;color:#1f6feb;margin:0 .1rem}
 .cq-answer{font-size:1.1rem;line-height:1.6}
 .cq-refused{border-left:4px solid #d29922;padding:.5rem 1rem}
+.cq-corrected{font-size:.9rem;opacity:.8;margin-bottom:.5rem}
 </style>
 """
 
@@ -40,6 +41,36 @@ MARKER = re.compile(r"\[(\d+)\]")
 def escape(text: str) -> str:
     """HTML-escape and flatten newlines; ``$`` is escaped too so Markdown never starts LaTeX."""
     return html.escape(re.sub(r"\s+", " ", text)).replace("$", "&#36;")
+
+
+def searched(answer: Mapping[str, Any]) -> str:
+    """The question as searched: as typed, with the service's typo corrections applied."""
+    question = str(answer.get("question", ""))
+    fixes = {str(c["word"]).lower(): str(c["correction"]) for c in answer.get("corrections") or []}
+    if not fixes:
+        return question
+
+    def fix(match: re.Match[str]) -> str:
+        typed = match.group(0)
+        typed, ending = (typed[:-2], typed[-2:]) if typed[-2:].lower() in ("'s", "’s") else (typed, "")
+        word = fixes.get(typed.lower())
+        if word is None:
+            return typed + ending
+        cased = word.upper() if typed.isupper() and len(typed) > 1 else (word[:1].upper() + word[1:]
+                                                                         if typed[:1].isupper() else word)
+        return cased + ending
+
+    return re.sub(r"[A-Za-z]+(?:['’][A-Za-z]+)*", fix, question)
+
+
+def corrections_html(answer: Mapping[str, Any]) -> str:
+    """"Searched for: <question with the typos corrected>" with what was changed, or "" when nothing was."""
+    corrections = answer.get("corrections") or []
+    if not corrections:
+        return ""
+    changed = ", ".join(f"{c['word']} → {c['correction']}" for c in corrections)
+    return (f'<div class="cq-corrected">Searched for: <b>{escape(searched(answer))}</b> '
+            f"<span>({escape(changed)})</span></div>")
 
 
 def query_terms(question: str) -> list[str]:

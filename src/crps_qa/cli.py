@@ -133,10 +133,24 @@ def search(
               crps-qa search --queries eval/questions.jsonl --json
     """
     def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
-        hits = pipeline.search(text, k=k, mode=mode, doc_ids=doc or ())
-        return {"hits": [h.to_dict() for h in hits]}, hits
+        request = pipeline.validate(text, k=k, mode=mode, doc_ids=doc or ())
+        hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+        line = {"hits": [h.to_dict() for h in hits], "corrections": [c.to_dict() for c in request.corrections]}
+        return line, (request, hits)
 
-    _run_each("search", query, queries, index_dir, k, mode, doc, record, _print_hits, as_json)
+    def show(result: Any) -> None:
+        request, hits = result
+        _print_corrections(request.query, request.corrections)
+        _print_hits(hits)
+
+    _run_each("search", query, queries, index_dir, k, mode, doc, record, show, as_json)
+
+
+def _print_corrections(searched: str, corrections: Any) -> None:
+    """``Searched for: <corrected query> (releif → relief)`` when a typo was corrected."""
+    if corrections:
+        fixed = ", ".join(f"{c.word} → {c.correction}" for c in corrections)
+        typer.secho(f"Searched for: {searched} ({fixed})\n", italic=True)
 
 
 def _print_hits(hits: list) -> None:
@@ -204,6 +218,10 @@ def _run_each(
 
 
 def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, imported lazily
+    if answer.corrections:
+        from crps_qa.spelling import apply_corrections
+
+        _print_corrections(apply_corrections(answer.question, answer.corrections), answer.corrections)
     typer.echo(answer.answer)
     if answer.missing_terms:
         typer.echo(f"No indexed paper mentions: {', '.join(answer.missing_terms)}.")

@@ -3,6 +3,7 @@
     pipeline = Pipeline.open(Settings())              # loads the model and the current index
     hits = pipeline.search("how long did pain relief last?", k=5)
     answer = pipeline.ask("how long did pain relief last?")   # cited sentences, or a refusal
+    pipeline.validate("how long did pain releif last?").corrections   # (Correction("releif", "relief"),)
 
 Front doors (CLI, HTTP service, evaluation) hold one Pipeline; nothing is global.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,17 +23,22 @@ from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
 from crps_qa.interaction import TOKEN_CACHE
 from crps_qa.retrieve import Retriever
 from crps_qa.settings import MODES, Settings
-from crps_qa.types import Answer, Hit, Passage
+from crps_qa.types import Answer, Correction, Hit, Passage
 
 WARM_BATCH = 256  # sentences encoded per model call by Pipeline.warm
 
 
 @dataclass(frozen=True)
 class SearchRequest:
+    """A checked request. ``query`` is what is searched: the question as typed (``question``,
+    whitespace collapsed) with ``corrections`` applied."""
+
     query: str
     k: int
     mode: str
     doc_ids: tuple[str, ...] = ()
+    question: str = ""
+    corrections: tuple[Correction, ...] = ()
 
 
 class Pipeline:
@@ -102,7 +108,8 @@ class Pipeline:
             raise NotFoundError(
                 f"Unknown document id(s): {', '.join(unknown)}. List them with: crps-qa documents"
             )
-        return SearchRequest(query, k, mode, tuple(doc_ids))
+        corrected, corrections = self._retriever.correct(query)
+        return SearchRequest(corrected, k, mode, tuple(doc_ids), query, corrections)
 
     def search(
         self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
@@ -137,8 +144,9 @@ class Pipeline:
             request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids,
             vector=vector, tokens=tokens,
         )
-        return self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
-                                               question_tokens=tokens)
+        answer = self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
+                                                 question_tokens=tokens)
+        return replace(answer, question=request.question, corrections=request.corrections)
 
     def answerer(self, retriever: Retriever | None = None) -> Answerer:
         """The answerer over ``retriever``'s index (the current one by default), built once per index."""

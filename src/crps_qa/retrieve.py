@@ -3,9 +3,11 @@
     retriever = Retriever(index_data, embedder, settings)
     hits = retriever.search("max ketamine infusion rate", k=5, mode="hybrid")
 
-Hybrid: dense and BM25 runs fused, the best passages re-scored by their best sentence's pooled
-cosine, a document prior added, then the best ``rescore_depth`` passages re-scored by their best
-sentence's word-by-word match (:mod:`crps_qa.interaction`) when the embedder has token vectors.
+Every mode first corrects typos against the corpus's words (:mod:`crps_qa.spelling`, unless the
+spelling_correction setting is off). Hybrid: dense and BM25 runs fused, the best passages
+re-scored by their best sentence's pooled cosine, a document prior added, then the best
+``rescore_depth`` passages re-scored by their best sentence's word-by-word match
+(:mod:`crps_qa.interaction`) when the embedder has token vectors.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from crps_qa.index import IndexData
 from crps_qa.interaction import WordMatcher
 from crps_qa.lexical import Bm25Index
 from crps_qa.settings import Settings
-from crps_qa.types import Hit
+from crps_qa.spelling import Speller
+from crps_qa.types import Correction, Hit
 
 
 class Retriever:
@@ -37,6 +40,8 @@ class Retriever:
             self._rows_by_doc.setdefault(passage.doc_id, []).append(row)  # type: ignore[arg-type]
         self._rows_by_doc = {d: np.asarray(r, dtype=np.int64) for d, r in self._rows_by_doc.items()}
         self.expander = QueryExpander(dict(data.expansions) if settings.query_expansion else {})
+        self.speller = (Speller.build((t.text for t in data.texts.values()), data.expansions)
+                        if settings.spelling_correction else None)
         # word-by-word matching (re-scoring here, sentence choice in answers); None without token vectors
         self.matcher = WordMatcher(data, embedder, self.expander) if isinstance(embedder, TokenEncoder) else None
         # Whole-document BM25, for the document prior (see :meth:`document_prior`).
@@ -51,6 +56,11 @@ class Retriever:
             [position.get(p.doc_id, -1) for p in data.passages] if self._doc_bm25 is not None else [],
             dtype=np.int64,
         )
+
+    def correct(self, query: str) -> tuple[str, tuple[Correction, ...]]:
+        """The query with typos of corpus words corrected, and the corrections (none when the
+        spelling_correction setting is off). Correcting a corrected query changes nothing."""
+        return self.speller.correct(query) if self.speller is not None else (query, ())
 
     def rows_for(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         """Passage rows of the given documents (None = no filter)."""
@@ -96,14 +106,16 @@ class Retriever:
     ) -> Run:
         """Scores of up to ``n`` passages for ``query`` under ``mode``.
 
-        The query is first expanded with the corpus's own abbreviations ("CRPS" ↔ "complex
-        regional pain syndrome") unless the query_expansion setting is off. Hybrid mode fuses the
-        dense and BM25 runs, re-scores the best ``rescore_depth`` passages by their single
-        best-matching sentence (see :meth:`rescore`), adds a document prior
-        (see :meth:`document_prior`) and re-scores the best passages by their best sentence's
-        word-by-word match (see :meth:`interact`). ``vector`` and ``tokens`` are the query's
-        embedding and token vectors when the caller already has them."""
-        question, query = query, self.expander.expand(query)
+        The query's typos are corrected first (:meth:`correct`). It is then expanded with the
+        corpus's own abbreviations ("CRPS" ↔ "complex regional pain syndrome") unless the
+        query_expansion setting is off. Hybrid mode fuses the dense and BM25 runs, re-scores the
+        best ``rescore_depth`` passages by their single best-matching sentence (see
+        :meth:`rescore`), adds a document prior (see :meth:`document_prior`) and re-scores the best
+        passages by their best sentence's word-by-word match (see :meth:`interact`). ``vector`` and
+        ``tokens`` are the (corrected) query's embedding and token vectors when the caller already
+        has them."""
+        question = self.correct(query)[0]
+        query = self.expander.expand(question)
         rows = self.rows_for(doc_ids)
         if mode == "bm25":
             return self.bm25_run(query, n, rows)

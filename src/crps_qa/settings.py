@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     query_expansion: bool = Field(
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
     )
+    spelling_correction: bool = Field(
+        True, description="Replace question words that look like typos of a word the papers use "
+        "(\"releif\" → \"relief\"); every search and answer reports the corrections."
+    )
     refusal_threshold: float = Field(
         0.43,
         ge=-1.0,

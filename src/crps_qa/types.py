@@ -138,6 +138,17 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A question word read as a typo of a word the papers use (:mod:`crps_qa.spelling`)."""
+
+    word: str
+    correction: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"word": self.word, "correction": self.correction}
+
+
+@dataclass(frozen=True)
 class Citation:
     """Where one answer sentence came from: ``document_text[char_start:char_end] == quote``."""
 
@@ -169,6 +180,7 @@ class Answer:
     citations: tuple[Citation, ...]
     passages: tuple[Hit, ...]
     missing_terms: tuple[str, ...] = ()  # specific words of the question no paper uses (why it was refused)
+    corrections: tuple[Correction, ...] = ()  # question words read as typos and corrected before searching
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,4 +191,5 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [h.to_dict() for h in self.passages],
             "missing_terms": list(self.missing_terms),
+            "corrections": [c.to_dict() for c in self.corrections],
         }

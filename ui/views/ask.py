@@ -37,8 +37,10 @@ def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], b
 
 
 def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> None:
-    terms = render.query_terms(answer.get("question", ""))
+    terms = render.query_terms(render.searched(answer))
     passages = answer.get("passages", [])
+    if answer.get("corrections"):
+        st.markdown(render.corrections_html(answer), unsafe_allow_html=True)
     if answer.get("refused"):
         st.markdown(render.refusal_html(answer), unsafe_allow_html=True)
         if passages:

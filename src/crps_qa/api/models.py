@@ -90,11 +90,23 @@ class HitOut(PassageOut):
     score: float
 
 
+class CorrectionOut(BaseModel):
+    """A question word read as a typo of a word the papers use, and what was searched instead."""
+
+    word: str = Field(examples=["releif"])
+    correction: str = Field(examples=["relief"])
+
+
+CORRECTIONS_DOC = ("Question words read as typos of words the papers use and replaced before searching "
+                   "(setting spelling_correction). Empty when there are none.")
+
+
 class SearchOut(BaseModel):
-    query: str = Field(description="The query as searched (whitespace collapsed).")
+    query: str = Field(description="The query as searched: whitespace collapsed, typos corrected.")
     mode: str
     k: int
     hits: list[HitOut]
+    corrections: list[CorrectionOut] = Field(description=CORRECTIONS_DOC)
 
 
 class PassageContextOut(BaseModel):
@@ -154,6 +166,7 @@ class AnswerOut(BaseModel):
         "uses: why a question was refused. Empty when there are none.",
         examples=[["lidocaine"]],
     )
+    corrections: list[CorrectionOut] = Field(description=CORRECTIONS_DOC)
 
 
 class HealthOut(BaseModel):

@@ -40,7 +40,8 @@ def run_search(
 ) -> dict[str, Any]:
     request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs)
     hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
-    return {"query": request.query, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits]}
+    return {"query": request.query, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
+            "corrections": [c.to_dict() for c in request.corrections]}
 
 
 @router.get("/search", response_model=SearchOut, responses=ERRORS, summary="Search (query string)")
