@@ -2,8 +2,9 @@
 
 Starts ``crps-qa serve`` over an index of corpus/ built with the real model, then
 ``streamlit run ui/app.py``, both on free loopback ports; types questions and checks what renders.
-Saves docs/screenshot-answer.png (shown in the README). Uses Debian's /usr/bin/chromium, never a
-downloaded browser build.
+Takes a screenshot of an answer; with UPDATE_SCREENSHOT=1 it replaces docs/screenshot-answer.png
+(shown in the README), otherwise it goes to a temporary folder, so a test run leaves the working
+tree clean. Uses Debian's /usr/bin/chromium, never a downloaded browser build.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def ask(page, question: str) -> None:
     page.get_by_role("button", name="Ask", exact=True).click()
 
 
-def test_answer_with_highlighted_source_card(page):
+def test_answer_with_highlighted_source_card(page, tmp_path):
     ask(page, ANSWERABLE)
     highlight = page.locator(".cq-card mark.cq-cite").first
     highlight.wait_for()
@@ -141,8 +142,19 @@ def test_answer_with_highlighted_source_card(page):
     assert highlight.inner_text().strip()
     assert page.get_by_text("not medical advice").count() >= 1
     page.wait_for_timeout(500)  # let the layout settle before the picture
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    target = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+    target.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 10_000
+
+
+def test_a_typo_is_corrected_and_the_page_says_what_was_searched(page):
+    ask(page, "What was the highest ketamine infusoin rate?")
+    corrected = page.locator(".cq-corrected")
+    corrected.wait_for()
+    assert "Searched for: What was the highest ketamine infusion rate?" in corrected.inner_text()
+    assert "infusoin → infusion" in corrected.inner_text()
+    page.locator(".cq-answer").wait_for()
 
 
 def test_off_topic_question_shows_not_found_and_related_passages(page):
