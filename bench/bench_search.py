@@ -37,6 +37,7 @@ from crps_qa.index import current_build, read_manifest
 from crps_qa.indexer import build
 from crps_qa.pipeline import Pipeline
 from crps_qa.settings import Settings
+from crps_qa.spelling import Speller
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("dense", "bm25", "hybrid", "ask")  # "ask" = Pipeline.ask (hybrid search + sentence answer)
@@ -76,8 +77,10 @@ def measure(
     max_seconds: float = 600.0,
     k: int = 5,
     warmup: int = 3,
+    typos: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build ``settings.corpus_dir`` into ``settings.index_dir`` and time everything; returns a dict.
+    ``typos``: the questions with typing errors, for timing the typo correction.
 
     ``embedder`` must already be loaded (its load time is the caller's to measure)."""
     if repeats < 1 or passes < 1 or not questions:
@@ -167,6 +170,20 @@ def measure(
     for mode in MODES:
         queries[mode]["p50_vs_hybrid"] = queries[mode]["p50"] / hybrid if hybrid else float("nan")
     result["queries"] = queries
+
+    # typo correction alone: building its word table (once per index load), and per question
+    started = time.perf_counter()
+    Speller.build((t.text for t in pipeline.data.texts.values()), pipeline.data.expansions)
+    spelling: dict[str, Any] = {"build_ms": (time.perf_counter() - started) * 1000}
+    for name, batch in (("clean", questions), ("typos", typos)):
+        seconds, corrected = [], 0
+        for question in batch:
+            t0 = time.perf_counter()
+            corrected += bool(pipeline.retriever.correct(question)[1])
+            seconds.append(time.perf_counter() - t0)
+        if seconds:
+            spelling[name] = {**_ms_stats(seconds), "n": len(seconds), "corrected": corrected}
+    result["spelling"] = spelling
     result["query_setup"] = {
         "k": k, "passes": passes, "distinct_questions": len(set(questions)), "stopped_early": stopped_early,
     }
@@ -218,6 +235,12 @@ def render(result: dict[str, Any]) -> str:
     if "after_model" in rss:  # the caller measured the model load: before_build only repeats it
         peaks = [peak for peak in peaks if peak[0] != "before_build"]
     rows += [(f"peak RSS {label}", f"{rss[key]:.0f} MiB") for key, label in peaks if key in rss]
+    spelling = result.get("spelling", {})
+    if spelling:
+        per = "; ".join(f"{name} questions p50 / p95 {spelling[name]['p50']:.2f} / {spelling[name]['p95']:.2f} ms "
+                        f"({spelling[name]['corrected']} of {spelling[name]['n']} corrected)"
+                        for name in ("clean", "typos") if name in spelling)
+        rows.append(("typo correction", f"word table built in {spelling['build_ms']:.0f} ms; {per}"))
     lines = ["| measure | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
     return "\n".join(lines)
@@ -229,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="Corpus folder.")
     parser.add_argument("--questions", type=Path, default=ROOT / "eval/questions.jsonl")
+    parser.add_argument("--typos", type=Path, default=ROOT / "eval/typos.jsonl",
+                        help="The questions with typing errors (typo-correction timing).")
     parser.add_argument("--repeats", type=int, default=3, help="Full and incremental builds (median).")
     parser.add_argument("--passes", type=int, default=2, help="Passes over the questions per mode.")
     parser.add_argument("--max-queries", type=int, default=250, help="Cap on timed queries per mode.")
@@ -260,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = measure(
             settings, embedder, questions, repeats=options.repeats, passes=options.passes,
             max_queries=options.max_queries, max_seconds=options.max_seconds, k=options.k,
+            typos=load_questions(options.typos) if options.typos.exists() else (),
         )
     result["model"] = embedder.name
     result["model_load_s"] = model_load_s

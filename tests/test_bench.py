@@ -19,7 +19,8 @@ def _bench_search():
 def test_bench_search_measures_the_tiny_corpus(tiny_settings, fake_embedder):
     bench = _bench_search()
     questions = ["What was the maximum infusion rate?", "Did the skin temperature rise?"]
-    result = bench.measure(tiny_settings, fake_embedder, questions, repeats=2, passes=2, warmup=1)
+    result = bench.measure(tiny_settings, fake_embedder, questions, repeats=2, passes=2, warmup=1,
+                           typos=["What was the maximum infusoin rate?"])
 
     index = result["index"]
     assert index["documents"] == 2 and index["passages"] > 2 and index["sentences"] > index["passages"]
@@ -31,6 +32,9 @@ def test_bench_search_measures_the_tiny_corpus(tiny_settings, fake_embedder):
     assert not result["query_setup"]["stopped_early"]
     assert result["rss_mb"]["after_queries"] >= result["rss_mb"]["before_build"] > 0
 
+    spelling = result["spelling"]
+    assert spelling["clean"]["corrected"] == 0 and spelling["typos"] == {**spelling["typos"], "n": 1, "corrected": 1}
+
     table = bench.render(result)
-    assert table.startswith("| measure | value |")
+    assert table.startswith("| measure | value |") and "typo correction" in table
     assert "search hybrid" in table and "ask (Pipeline.ask" in table and "incremental re-index" in table
