@@ -17,6 +17,7 @@ from crps_qa.answer import (
     Scored,
     answer_type_match,
     is_fragment,
+    is_question,
     near_duplicate,
     select,
 )
@@ -210,6 +211,18 @@ def test_a_heading_or_keyword_line_is_never_half_of_a_pair(tmp_path, fake_embedd
     pairs = [s for s in scored if len(s.spans) == 2]
     assert pairs and all(not is_fragment(s.quote[: s.spans[0][1] - s.char_start]) for s in pairs)
     assert any(s.quote == "The infusion rate was 40 mg/h. Pain fell by half." for s in pairs)
+
+
+def test_a_question_in_the_paper_is_never_quoted_as_the_answer(tmp_path, fake_embedder):
+    docs = {"review.txt": ("Ketamine review\n\nHow does ketamine work for CRPS?\n\n"
+                           "Ketamine works in CRPS by blocking NMDA receptors. Pain fell by half.")}
+    settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
+    pipeline = _pipeline(settings, fake_embedder)
+    answer = pipeline.ask("How does ketamine work for CRPS?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes and not any("?" in q for q in quotes), quotes
+    assert is_question("How Does It Work for CRPS?") and is_question('He asked "why not?"')
+    assert not is_question("Ketamine blocks NMDA receptors.")
 
 
 def test_an_answer_split_over_two_sentences_is_quoted_as_one_span(tmp_path, fake_embedder):

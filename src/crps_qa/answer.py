@@ -27,6 +27,8 @@ CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in 
 * ``fragment`` 1 for a heading, title or table row (no sentence-final punctuation, or mostly
   capitalised words): a heading is not an answer, so it is penalised;
 * a pair pays PAIR_COST, so two sentences win only when the second adds to the match.
+* a sentence that is itself a question ("How Does It Work for CRPS?", a heading in a review) is
+  no candidate, on its own or in a pair: it matches the question best and answers nothing.
 * ``dense`` (pooled cosine) and ``overlap`` (IDF-weighted share of the question's terms, with
   abbreviations and number words) are kept on every candidate for diagnostics and as the
   fallback when the embedder has no token vectors; they carry no weight in WEIGHTS.
@@ -256,7 +258,9 @@ class Answerer:
         for hit in hits:
             spans, vectors = self._sentences(hit)
             text = self.data.texts[hit.doc_id].text
-            keep = [len(text[a:b].split()) >= MIN_WORDS for a, b in spans]
+            # a question in the paper ("How Does It Work for CRPS?", a heading or a rhetorical
+            # question) is never an answer, nor evidence that the corpus answers
+            keep = [len(text[a:b].split()) >= MIN_WORDS and not is_question(text[a:b]) for a, b in spans]
             # pairs join an answer split over two sentences; a heading or keyword line is no half of one
             pairable = [k and not is_fragment(text[a:b]) for k, (a, b) in zip(keep, spans, strict=True)]
             for i, (span, vector) in enumerate(zip(spans, vectors, strict=True)):
@@ -335,6 +339,11 @@ class Answerer:
                 self._vectors.update(zip(missing, encoded, strict=True))
         with self._lock:
             return np.stack([self._vectors[key] for key in keys])
+
+
+def is_question(sentence: str) -> bool:
+    """True for a sentence that asks rather than states (ends with "?", before closing quotes or brackets)."""
+    return sentence.rstrip().rstrip("\"'”’)]").endswith("?")
 
 
 def select(scored: Sequence[Scored]) -> list[Scored]:
