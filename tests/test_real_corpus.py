@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crps_qa.evaluate import evaluate_answers, evaluate_retrieval, load_questions, squash
+from crps_qa.spelling import variant_key
 
 pytestmark = pytest.mark.model
 
@@ -78,9 +79,11 @@ def test_questions_with_typos_are_still_answered(real_pipeline):
 
 
 @pytest.mark.parametrize("path", [QUESTIONS, PROBE], ids=["eval", "probe"])
-def test_correctly_spelt_questions_are_searched_as_typed(real_pipeline, path):
+def test_correctly_spelt_questions_are_searched_as_typed_but_in_the_papers_spelling(real_pipeline, path):
     corrected = {q.id: real_pipeline.validate(q.question).corrections for q in load_questions(path)}
-    assert {i: c for i, c in corrected.items() if c} == {}
+    respelt = {i: c for i, c in corrected.items() if c}
+    assert all(variant_key(c.word) == variant_key(c.correction) for cs in respelt.values() for c in cs), respelt
+    assert len(respelt) <= 2, respelt  # q062's British "analysed" → the papers' "analyzed"
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -108,3 +108,21 @@ def test_correction_can_be_turned_off(tiny_settings, fake_embedder):
     settings = Settings(**{**tiny_settings.model_dump(), "spelling_correction": False})
     request = Pipeline.open(settings, embedder=fake_embedder).validate("maximum infusoin rate")
     assert request.query == "maximum infusoin rate" and request.corrections == ()
+
+
+@pytest.mark.parametrize(("typed", "papers", "expected"), [
+    ("anaesthesia", "General anesthesia was not used.", "anesthesia"),
+    ("anesthesia", "General anaesthesia was not used.", "anaesthesia"),
+    ("centre", "She was treated at a pain center.", "center"),  # ordinary English, still the papers' form
+    ("labelled", "Each vial was labeled.", "labeled"),
+    ("hospitalised", "Patients were hospitalized for a week.", "hospitalized"),
+    ("oedema", "Edema of the foot was noted.", "edema"),
+    ("behaviour", "Pain behavior was scored.", "behavior"),
+])
+def test_british_and_american_spellings_become_the_papers_spelling(typed, papers, expected):
+    assert Speller.build([papers]).suggest(typed) == expected
+
+
+def test_a_word_the_papers_use_is_never_respelt():
+    speller = Speller.build(["The centre and the center both appear; precise dosing."])
+    assert speller.suggest("centre") is None and speller.suggest("precise") is None

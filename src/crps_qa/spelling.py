@@ -7,8 +7,13 @@
 
 People type questions fast. A misspelt word finds nothing in BM25, blurs the dense vector, and a
 rare misspelt word looks like a name no paper mentions, which refuses the question outright
-(:mod:`crps_qa.coverage`). So before anything else, a question word is replaced by a corpus word
-when all of these hold:
+(:mod:`crps_qa.coverage`). So before anything else, a question word is replaced in two cases.
+
+**A spelling variant.** A word the papers spell the other way, British or American ("anaesthesia"
+when they say "anesthesia", "centre", "labelled"; see :func:`variant_key`), becomes the papers'
+spelling, even when it is ordinary English.
+
+**A typo**, when all of these hold:
 
 * the word has at least MIN_LETTERS letters, is not a stop-word or question word, and the corpus
   does not use it, nor its stem ("infusions" is fine when the papers say "infusion"; a corpus word
@@ -20,10 +25,10 @@ when all of these hold:
 * a word with the same first letter is within one edit (optimal string alignment: an insertion,
   deletion, substitution or swap of two neighbouring letters counts as one), two from LONG_WORD
   letters on. Candidates are the corpus's words and the ENGLISH_WORDS most common English words
-  (so "typpical" becomes "typical", not the corpus's "topical"), each at least as common in English
-  as the typed word (see above for rare words). The nearest wins; among equally near ones the most common in English, a
-  corpus word counting CORPUS_BONUS more ("limis" → "limits" over the corpus's "limbs", but
-  "Sigtermens" → the corpus's "Sigtermans").
+  (so "typpical" becomes "typical", not the corpus's "topical"), each at least as common in
+  English as the typed word (see above for rare words). The nearest wins; among equally near ones
+  the most common in English, a corpus word counting CORPUS_BONUS more ("limis" → "limits" over
+  the corpus's "limbs", but "Sigtermens" → the corpus's "Sigtermans").
 
 A specific word that is simply absent ("lidocaine", "gabapentin") has no corpus word that close,
 so it stays, and the answerer still refuses the question. Corrections are reported with every
@@ -66,6 +71,7 @@ class Speller:
     stems: frozenset[str]
     by_initial: dict[tuple[str, int], tuple[str, ...]]  # candidates (corpus, common English) by first letter, length
     zipf: dict[str, float]  # each candidate's English frequency, CORPUS_BONUS added for a corpus word
+    variants: dict[str, str]  # variant_key → the corpus's most used word with that key
 
     @classmethod
     def build(cls, texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> Speller:
@@ -80,8 +86,11 @@ class Speller:
         by_initial: dict[tuple[str, int], list[str]] = {}
         for word in zipf:
             by_initial.setdefault((word[0], len(word)), []).append(word)
+        variants: dict[str, str] = {}
+        for word, _ in counts.most_common():
+            variants.setdefault(variant_key(word), word)
         return cls(dict(counts), frozenset(tokenize(" ".join(counts))),
-                   {letter: tuple(words) for letter, words in by_initial.items()}, zipf)
+                   {letter: tuple(words) for letter, words in by_initial.items()}, zipf, variants)
 
     def correct(self, question: str) -> tuple[str, tuple[Correction, ...]]:
         """The question with its typos replaced (see the module doc), and what was replaced."""
@@ -112,6 +121,9 @@ class Speller:
         word = word.lower()
         if len(word) < MIN_LETTERS or word in IGNORED or word in self.counts:
             return None
+        twin = self.variants.get(variant_key(word))
+        if twin is not None:
+            return twin  # the papers' spelling of the same word: "anaesthesia" → "anesthesia", "color" → "colour"
         if set(tokenize(word)) <= self.stems and not self._clipped(word):
             return None  # another form of a corpus word ("infusions", "titrating")
         typed_zipf = zipf_frequency(word, "en")
@@ -155,6 +167,23 @@ def apply_corrections(text: str, corrections: Sequence[Correction]) -> str:
         return same_case(word, mapping[word.lower()]) + ending if word.lower() in mapping else typed
 
     return _TYPED.sub(fix, text) if mapping else text
+
+
+_VARIANTS = tuple((re.compile(a), b) for a, b in (
+    (r"ae", "e"), (r"oe", "e"),  # anaesthesia, haemorrhage, paediatric, oedema, oestrogen
+    (r"our(?=s?$|ed$|ing$|ite|able)", "or"),  # colour, behaviours, favourite
+    (r"is(e|es|ed|ing|ation|ations)$", r"iz\1"), (r"ys(e|es|ed|ing)$", r"yz\1"),  # hospitalise, analyse
+    (r"tre(s?)$", r"ter\1"), (r"ogue(s?)$", r"og\1"),  # centre, fibre, catalogue
+    (r"ence$", "ense"), (r"(?<=[aeiou])ll(ed|ing|er)$", r"l\1"),  # licence, labelled, travelling
+))
+
+
+def variant_key(word: str) -> str:
+    """One key for the British and American spellings of a word ("anaesthesia" and "anesthesia",
+    "centre" and "center", "labelled" and "labeled"): the spellings differ, the key does not."""
+    for pattern, replacement in _VARIANTS:
+        word = pattern.sub(replacement, word)
+    return word
 
 
 def same_case(typed: str, word: str) -> str:
