@@ -47,3 +47,18 @@ class FakeEmbedder:
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
         return [tokenize(text) for text in texts]
+
+
+class SmallTokenEmbedder(FakeEmbedder):
+    """FakeEmbedder whose token vectors have the model's dimension, as a real transformer's do, so
+    ``crps-qa index`` stores them (index.TokenTable). Words may share one of the 64 slots."""
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
+        self.token_calls += len(texts)
+        out = []
+        for pieces in self.word_pieces(texts):
+            vectors = np.zeros((len(pieces), self.dimension), dtype=np.float32)
+            for row, piece in enumerate(pieces):
+                vectors[row, int(hashlib.md5(piece.encode()).hexdigest(), 16) % self.dimension] = 1.0
+            out.append(TokenVectors(tuple(pieces), vectors))
+        return out

@@ -41,7 +41,9 @@ class Embedder(Protocol):
 @dataclass(frozen=True)
 class TokenVectors:
     """A text's word pieces (special tokens left out) and one contextual unit vector for each,
-    rows in the order of ``tokens``: what late-interaction scoring (answer.py) matches word by word."""
+    rows in the order of ``tokens``: what late-interaction scoring (interaction.py) matches word by
+    word. Vectors read from an index's token table come without their word pieces (``tokens`` is
+    empty): only a question's pieces are ever read by name."""
 
     tokens: tuple[str, ...]
     vectors: np.ndarray = field(repr=False, compare=False)  # (len(tokens), dimension) float32

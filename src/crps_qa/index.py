@@ -8,6 +8,8 @@ Layout (``index_dir``)::
                      /passages.jsonl            one Passage per line; line i is vector row i
                      /dense.faiss               IndexFlatIP over unit vectors (inner product = cosine)
                      /sentences.npz             every passage's sentences: passage row, span, unit vector
+                     /token_index.npz           every distinct sentence's span and where its token vectors are ...
+                     /token_vectors.npy         ... float16, one per word piece (TokenTable; optional)
                      /bm25/                     bm25s files
 
 A build is written to a fresh folder and only then made ``current``, so a crash or Ctrl-C
@@ -24,7 +26,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -77,6 +79,56 @@ class SentenceTable:
             return cls(*(np.asarray(arrays[name]) for name in ("rows", "starts", "ends", "vectors")))
 
 
+class TokenTable:
+    """Token vectors of every distinct sentence, computed at index time: what the word-by-word
+    matcher (:mod:`crps_qa.interaction`) would otherwise encode on first use.
+
+    Sentence i is ``(doc_ids[i], starts[i], ends[i])``; its vectors (one unit vector per word
+    piece of the sentence as the matcher reads it) are ``vectors[offsets[i]:offsets[i + 1]]``,
+    stored as float16 and memory-mapped when loaded, so a large corpus costs disk, not memory."""
+
+    def __init__(self, doc_ids: Sequence[str], starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray,
+                 vectors: np.ndarray) -> None:
+        self.doc_ids = tuple(doc_ids)
+        self.starts, self.ends, self.offsets, self.vectors = starts, ends, offsets, vectors
+        self._row = {(d, int(a), int(b)): i for i, (d, a, b) in enumerate(zip(self.doc_ids, starts, ends, strict=True))}
+
+    @classmethod
+    def of(cls, keys: Sequence[tuple[str, int, int]], vectors: Sequence[np.ndarray], dimension: int) -> TokenTable:
+        """From sentence keys and each sentence's (tokens, dimension) vectors."""
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(v) for v in vectors])
+        stacked = (np.concatenate(vectors) if len(vectors) else np.zeros((0, dimension))).astype(np.float16)
+        return cls([k[0] for k in keys], np.asarray([k[1] for k in keys], dtype=np.int64),
+                   np.asarray([k[2] for k in keys], dtype=np.int64), offsets, stacked.reshape(-1, dimension))
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def get(self, key: tuple[str, int, int]) -> np.ndarray | None:
+        """The sentence's token vectors as float32, or None when the table does not have it."""
+        i = self._row.get(key)
+        return None if i is None else np.asarray(self.vectors[self.offsets[i] : self.offsets[i + 1]], np.float32)
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "token_vectors.npy", self.vectors)
+        with open(folder / "token_index.npz", "wb") as handle:
+            np.savez(handle, doc_ids=np.asarray(self.doc_ids, dtype=str), starts=self.starts, ends=self.ends,
+                     offsets=self.offsets)
+
+    @classmethod
+    def load(cls, folder: Path) -> TokenTable | None:
+        """The build's table, or None for a build without one (made by an embedder without token vectors)."""
+        if not (folder / "token_index.npz").exists():
+            return None
+        with np.load(folder / "token_index.npz") as arrays:
+            index = {name: np.asarray(arrays[name]) for name in ("doc_ids", "starts", "ends", "offsets")}
+        vectors = np.load(folder / "token_vectors.npy", mmap_mode="r")
+        if len(index["offsets"]) != len(index["doc_ids"]) + 1 or index["offsets"][-1] != len(vectors):
+            raise ValueError(f"token table has {len(vectors)} vectors, its index expects {index['offsets'][-1]}")
+        return cls([str(d) for d in index["doc_ids"]], index["starts"], index["ends"], index["offsets"], vectors)
+
+
 @dataclass
 class IndexData:
     """Everything a build produces, in memory. Row i of ``vectors`` is ``passages[i]``."""
@@ -91,6 +143,7 @@ class IndexData:
     expansions: list[tuple[str, str]] = field(default_factory=list)  # (abbreviation/variant, other form)
     path: Path | None = None
     sentences: SentenceTable | None = field(default=None, repr=False)  # None: no sentence re-scoring
+    tokens: TokenTable | None = field(default=None, repr=False)  # None: token vectors encoded on first use
 
     @property
     def build_id(self) -> str:
@@ -167,6 +220,8 @@ def save_index(data: IndexData, index_dir: Path) -> Path:
         (tmp / "documents.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
         if data.sentences is not None:
             data.sentences.save(tmp / "sentences.npz")
+        if data.tokens is not None:
+            data.tokens.save(tmp)
         (tmp / "expansions.json").write_text(json.dumps(data.expansions, ensure_ascii=False), encoding="utf-8")
         # The manifest goes last: a folder without one is never a complete build.
         (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2), encoding="utf-8")
@@ -264,6 +319,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         bm25 = Bm25Index.load(build / "bm25", size=len(passages))
         expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
         sentences = SentenceTable.load(build / "sentences.npz")
+        tokens = TokenTable.load(build)
     except Exception as exc:  # noqa: BLE001 - any unreadable part means the same thing
         raise IndexCorruptError(
             f"The index in {build} is damaged ({type(exc).__name__}: {exc}). "
@@ -274,6 +330,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         or manifest.get("counts", {}).get("passages") != len(passages)
         or manifest.get("counts", {}).get("sentences") != len(sentences)
         or (len(sentences) and sentences.vectors.shape[1] != dense.d)
+        or (tokens is not None and tokens.vectors.shape[1] != dense.d)
     ):
         raise IndexCorruptError(
             f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages, "
@@ -292,5 +349,6 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     documents = {doc_id: DocumentInfo(**d["info"]) for doc_id, d in docs.items()}
     vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, dense.d), np.float32)
     return IndexData(
-        manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences
+        manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences,
+        tokens=tokens,
     )

@@ -20,12 +20,13 @@ import numpy as np
 from crps_qa.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.catalog import describe, load_catalog
 from crps_qa.chunk import chunk_document, split_sentences
-from crps_qa.embed import Embedder
+from crps_qa.embed import Embedder, TokenEncoder
 from crps_qa.errors import CrpsQaError, IngestError
 from crps_qa.index import (
     FORMAT_VERSION,
     IndexData,
     SentenceTable,
+    TokenTable,
     build_lock,
     load_index,
     make_dense,
@@ -36,6 +37,7 @@ from crps_qa.index import (
     vector_key,
 )
 from crps_qa.ingest import ingest_corpus
+from crps_qa.interaction import WordMatcher
 from crps_qa.lexical import Bm25Index
 from crps_qa.normalize import normalize_document
 from crps_qa.settings import Settings
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # Bump when the text given to the embedder changes shape, so cached vectors are not reused.
 EMBED_TEMPLATE = "title-section-text/1"
+# The same for the sentence text the word matcher reads (WordMatcher.match_text).
+MATCH_TEMPLATE = "caption-expanded/1"
 
 
 def embedding_text(info: DocumentInfo, passage: Passage) -> str:
@@ -66,6 +70,7 @@ class BuildReport:
     sentences_embedded: int  # sentence vectors computed in this build
     skipped: tuple[SkippedFile, ...]
     seconds: float
+    tokens_encoded: int = 0  # sentences whose token vectors were computed in this build
 
 
 def chunking_settings(settings: Settings) -> dict[str, Any]:
@@ -88,6 +93,8 @@ def is_stale(settings: Settings) -> str | None:
         return f"model changed ({manifest.get('model')} → {settings.model})"
     if manifest.get("chunking") != chunking_settings(settings):
         return "chunking settings changed"
+    if "token_keys" not in manifest:
+        return "the index predates stored token vectors"  # refreshed: only those are computed
     report = ingest_corpus(settings.corpus_dir)
     now = {raw.doc_id: raw.sha256 for raw in report.documents}
     before = {doc_id: d["sha256"] for doc_id, d in manifest.get("documents", {}).items()}
@@ -105,18 +112,51 @@ def corpus_expansions(texts) -> list[tuple[str, str]]:  # noqa: ANN001 - Iterabl
     return QueryExpander(abbreviations, words).pairs
 
 
-def _previous_vectors(settings: Settings) -> dict[str, np.ndarray]:
-    """Passage and sentence vectors of the current build by cache key, when it used the same model."""
+def _previous_vectors(settings: Settings) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Passage and sentence vectors, and sentence token vectors, of the current build by cache
+    key, when it used the same model."""
     try:
         old = load_index(settings.index_dir, model=settings.model)
     except CrpsQaError:
-        return {}
+        return {}, {}
     cache: dict[str, np.ndarray] = {}
     for name, vectors in (("vector_keys", old.vectors), ("sentence_keys", old.sentences.vectors)):
         keys = old.manifest.get(name, [])
         if len(keys) == len(vectors):
             cache.update(zip(keys, vectors, strict=True))
-    return cache
+    tokens: dict[str, np.ndarray] = {}
+    table, keys = old.tokens, old.manifest.get("token_keys", [])
+    if table is not None and len(keys) == len(table):
+        tokens = {key: np.asarray(table.vectors[table.offsets[i] : table.offsets[i + 1]], dtype=np.float32)
+                  for i, key in enumerate(keys)}
+    return cache, tokens
+
+
+def token_table(
+    data: IndexData, embedder: Embedder, model: str, cache: dict[str, np.ndarray], *, batch_size: int,
+) -> tuple[TokenTable | None, list[str], int]:
+    """The token vectors of every distinct sentence as the word matcher reads it (cached ones
+    reused), their cache keys, and how many sentences were encoded; (None, [], 0) when the
+    embedder has no token vectors of its own dimension (they are then encoded at query time)."""
+    if not isinstance(embedder, TokenEncoder) or data.sentences is None or not len(data.sentences):
+        return None, [], 0
+    probe = embedder.encode_tokens(["probe"])[0].vectors
+    if probe.ndim != 2 or probe.shape[1] != embedder.dimension:
+        return None, [], 0
+    matcher = WordMatcher(data, embedder, QueryExpander(dict(data.expansions)))
+    table = data.sentences
+    keys = sorted({(data.passages[int(r)].doc_id, int(a), int(b))
+                   for r, a, b in zip(table.rows, table.starts, table.ends, strict=True)})
+    texts = [matcher.match_text(*key) for key in keys]
+    text_keys = [vector_key(model, f"{MATCH_TEMPLATE}|{text}") for text in texts]
+    todo = list(dict.fromkeys(k for k in text_keys if k not in cache))
+    first = {k: i for i, k in reversed(list(enumerate(text_keys)))}
+    for start in range(0, len(todo), batch_size * 8):
+        batch = todo[start : start + batch_size * 8]
+        encoded = embedder.encode_tokens([texts[first[k]] for k in batch], batch_size=batch_size)
+        cache.update((k, tv.vectors) for k, tv in zip(batch, encoded, strict=True))
+    tokens = TokenTable.of(keys, [cache[k] for k in text_keys], embedder.dimension)
+    return tokens, text_keys, len(todo)
 
 
 def _embed(
@@ -171,7 +211,7 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
             passages.extend(doc_passages)
             hashes[raw.doc_id] = {"sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages)}
 
-        cache = {} if rebuild else _previous_vectors(settings)
+        cache, token_cache = ({}, {}) if rebuild else _previous_vectors(settings)
         embed = {"batch_size": settings.batch_size, "progress": progress}
         inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
         vectors, keys, embedded = _embed(inputs, settings.model, embedder, cache, **embed)
@@ -201,6 +241,11 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
             manifest, documents, texts, passages, vectors, make_dense(vectors),
             Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()), sentences=sentences,
         )
+        # the word matcher's token vectors of every sentence, so no query or warm-up encodes them
+        data.tokens, token_keys, tokens_encoded = token_table(
+            data, embedder, settings.model, token_cache, batch_size=settings.batch_size
+        )
+        manifest["token_keys"] = token_keys
         build_dir = save_index(data, settings.index_dir)
     for skipped in report.skipped:
         log.warning("skipped %s: %s", skipped.path, skipped.reason)
@@ -213,4 +258,5 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
         sentences_embedded=sentences_embedded,
         skipped=report.skipped,
         seconds=time.perf_counter() - started,
+        tokens_encoded=tokens_encoded,
     )

@@ -20,8 +20,10 @@ pain syndrome" meets "CRPS"), and a table row is read after its table's caption.
 
 Used twice: hybrid retrieval re-scores its best passages by their best sentence's match
 (:meth:`crps_qa.retrieve.Retriever.interact`), and the answerer ranks candidate sentences by it.
-Token vectors are encoded on first use and cached (TOKEN_CACHE sentences); the question's come
-from the caller when it has them (``Embedder.encode_with_tokens``).
+Sentence token vectors come from the index when ``crps-qa index`` stored them
+(:class:`crps_qa.index.TokenTable`, built with the same expansions), else they are encoded on
+first use and cached (TOKEN_CACHE sentences); the question's come from the caller when it has
+them (``Embedder.encode_with_tokens``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,11 @@ class WordMatcher:
         self._passage_text = {
             p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start
         }
+        # the index's token vectors are of sentences expanded with the index's own abbreviations:
+        # usable only when this matcher expands the same way (the query_expansion setting is on)
+        stored = data.tokens
+        same = stored is not None and self.expander.pairs == QueryExpander(dict(data.expansions)).pairs
+        self.stored = stored if same else None
         self._cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
         self._titles: dict[str, TokenVectors] = {}
         self._lock = threading.Lock()
@@ -149,26 +156,39 @@ class WordMatcher:
         caption = " ".join(document.text[section.start : caption_end if caption_end > 0 else end].split())
         return f"{caption}: {sentence}"
 
+    def match_text(self, doc_id: str, start: int, end: int) -> str:
+        """The sentence as the matcher reads it: expanded like the question is for BM25 ("CRPS"
+        gains "complex regional pain syndrome"), so a question in either form finds a sentence in
+        the other, and a table row after its table's caption ("Side effects n = 30 (63%)" is about
+        S-ketamine treatment). ``crps-qa index`` stores the token vectors of this text."""
+        return self.expander.expand(self.with_caption(doc_id, start, end))
+
     def token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
-        """Token vectors of the sentences (document id, start, end), encoding in one batch only
-        those not cached; the cache keeps the TOKEN_CACHE most recently used sentences."""
+        """Token vectors of the sentences (document id, start, end): from the index's token table
+        when it has them, else encoded (in one batch, only those not cached); the cache keeps the
+        TOKEN_CACHE most recently encoded sentences."""
+        out: dict[tuple[str, int, int], TokenVectors] = {}
+        if self.stored is not None:
+            for key in keys:
+                vectors = self.stored.get(key)
+                if vectors is not None:
+                    out[key] = TokenVectors((), vectors)
+        rest = [key for key in keys if key not in out]
+        if not rest:
+            return [out[key] for key in keys]
         with self._lock:
-            missing = [key for key in keys if key not in self._cache]
+            missing = [key for key in dict.fromkeys(rest) if key not in self._cache]
         if missing:
-            # expanded like the question is for BM25 ("CRPS" gains "complex regional pain syndrome"),
-            # so a question in either form finds a sentence in the other; a table row is read with its
-            # table's caption ("Side effects n = 30 (63%)" is about S-ketamine treatment)
-            texts = [self.expander.expand(self.with_caption(d, s, e)) for d, s, e in missing]
-            encoded = self.encoder.encode_tokens(texts)
+            encoded = self.encoder.encode_tokens([self.match_text(*key) for key in missing])
             with self._lock:
                 self._cache.update(zip(missing, encoded, strict=True))
         with self._lock:
-            found = [self._cache[key] for key in keys]  # evicted only below, after reading
-            for key in keys:
+            out.update((key, self._cache[key]) for key in rest)  # evicted only below, after reading
+            for key in rest:
                 self._cache.move_to_end(key)
             while len(self._cache) > TOKEN_CACHE:
                 self._cache.popitem(last=False)
-        return found
+        return [out[key] for key in keys]
 
     def title_vectors(self, doc_ids: list[str]) -> dict[str, TokenVectors]:
         """Token vectors of the papers' title lines (encoded once per paper, expanded like sentences)."""
@@ -189,7 +209,7 @@ class WordMatcher:
 
 def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
     """For each question piece (rows of ``question``), its best cosine with any of ``tokens``."""
-    if not len(tokens.tokens):
+    if not len(tokens.vectors):
         return np.zeros(len(question), dtype=np.float32)
     return (question @ tokens.vectors.T).max(axis=1)
 
