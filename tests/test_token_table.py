@@ -44,7 +44,6 @@ def test_questions_read_the_stored_vectors_and_encode_only_themselves(tiny_setti
     assert embedder.token_calls - before == 1 + titles  # and the question; no sentence was encoded
     pipeline.ask("Did the skin temperature rise?")
     assert embedder.token_calls - before == 2 + titles
-    assert pipeline.retriever.matcher.cached() == 0
 
 
 def test_stored_and_freshly_encoded_vectors_score_the_same(tiny_settings, embedder):
@@ -72,7 +71,7 @@ def test_warm_up_has_nothing_to_encode(tiny_settings, embedder):
     build(tiny_settings, embedder)
     pipeline = Pipeline.open(tiny_settings, embedder=embedder)
     before = embedder.token_calls
-    assert pipeline.warm() > 0 and embedder.token_calls - before == len(pipeline.data.documents)  # title lines
+    assert pipeline.warm() == 0 and embedder.token_calls - before == len(pipeline.data.documents)  # title lines
 
 
 def test_without_query_expansion_the_table_is_not_used_and_answers_still_work(tiny_settings, embedder):

@@ -105,6 +105,9 @@ class TokenTable:
     def __len__(self) -> int:
         return len(self.doc_ids)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._row
+
     def get(self, key: tuple[str, int, int]) -> np.ndarray | None:
         """The sentence's token vectors as float32, or None when the table does not have it."""
         i = self._row.get(key)

@@ -164,31 +164,31 @@ class WordMatcher:
         return self.expander.expand(self.with_caption(doc_id, start, end))
 
     def token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
-        """Token vectors of the sentences (document id, start, end): from the index's token table
-        when it has them, else encoded (in one batch, only those not cached); the cache keeps the
-        TOKEN_CACHE most recently encoded sentences."""
-        out: dict[tuple[str, int, int], TokenVectors] = {}
-        if self.stored is not None:
-            for key in keys:
-                vectors = self.stored.get(key)
-                if vectors is not None:
-                    out[key] = TokenVectors((), vectors)
-        rest = [key for key in keys if key not in out]
-        if not rest:
-            return [out[key] for key in keys]
+        """Token vectors of the sentences (document id, start, end): cached, else read from the
+        index's token table, else encoded (in one batch). The cache keeps the TOKEN_CACHE most
+        recently used sentences, as float32, however they were found."""
         with self._lock:
-            missing = [key for key in dict.fromkeys(rest) if key not in self._cache]
+            missing = [key for key in dict.fromkeys(keys) if key not in self._cache]
         if missing:
-            encoded = self.encoder.encode_tokens([self.match_text(*key) for key in missing])
+            found: dict[tuple[str, int, int], TokenVectors] = {}
+            if self.stored is not None:
+                for key in missing:
+                    vectors = self.stored.get(key)
+                    if vectors is not None:
+                        found[key] = TokenVectors((), vectors)
+            todo = [key for key in missing if key not in found]
+            if todo:
+                encoded = self.encoder.encode_tokens([self.match_text(*key) for key in todo])
+                found.update(zip(todo, encoded, strict=True))
             with self._lock:
-                self._cache.update(zip(missing, encoded, strict=True))
+                self._cache.update(found)
         with self._lock:
-            out.update((key, self._cache[key]) for key in rest)  # evicted only below, after reading
-            for key in rest:
+            out = [self._cache[key] for key in keys]  # evicted only below, after reading
+            for key in keys:
                 self._cache.move_to_end(key)
             while len(self._cache) > TOKEN_CACHE:
                 self._cache.popitem(last=False)
-        return [out[key] for key in keys]
+        return out
 
     def title_vectors(self, doc_ids: list[str]) -> dict[str, TokenVectors]:
         """Token vectors of the papers' title lines (encoded once per paper, expanded like sentences)."""

@@ -161,9 +161,10 @@ class Pipeline:
         return answerer
 
     def warm(self) -> int:
-        """Build the answerer and encode the token vectors of every indexed sentence (up to the
-        matcher's cache size) now, so the first questions do not pay for them. Returns how many
-        sentences were encoded or found cached. The service runs this in the background on load."""
+        """Build the answerer and encode the token vectors of every indexed sentence that the
+        index does not store (up to the matcher's cache size) now, so the first questions do not
+        pay for them. Returns how many sentences were encoded or found cached: 0 when the index
+        stores them all (``crps-qa index`` does). The service runs this in the background on load."""
         retriever = self._retriever
         self.answerer(retriever)
         matcher = retriever.matcher
@@ -172,7 +173,10 @@ class Pipeline:
         passages = retriever.data.passages
         matcher.title_vectors(sorted({p.doc_id for p in passages}))
         keys = sorted({(passages[row].doc_id, a, b) for row in range(len(passages))
-                       for a, b in matcher.sentence_spans(row)})[:TOKEN_CACHE]
+                       for a, b in matcher.sentence_spans(row)})
+        if matcher.stored is not None:
+            keys = [key for key in keys if key not in matcher.stored]
+        keys = keys[:TOKEN_CACHE]
         for start in range(0, len(keys), WARM_BATCH):
             matcher.token_vectors(keys[start : start + WARM_BATCH])
         return len(keys)

@@ -183,8 +183,9 @@ class ReadyOut(BaseModel):
     documents: int
     passages: int
     warmed: bool = Field(
-        description="True once every indexed sentence's token vectors are cached (encoded in the background "
-        "after an index loads); before that the first questions over new sentences are slower."
+        description="True once every indexed sentence's token vectors are at hand: read from the index "
+        "(crps-qa index stores them), or for an older index encoded in the background after it loads; before "
+        "that the first questions over new sentences are slower."
     )
     checked_at: str | None = Field(description="When the index folder was last checked for a new build.")
 
