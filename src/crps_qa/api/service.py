@@ -96,7 +96,8 @@ class Service:
             log.exception("warm-up failed")
             return
         self.warmed_build = build
-        log.info("warmed %d sentences in %.1f s", count, time.perf_counter() - started)
+        log.info("warm-up done in %.1f s: %d sentences encoded (the rest are stored in the index)",
+                 time.perf_counter() - started, count)
 
     def require(self) -> Pipeline:
         """The pipeline, or raise the error that explains why there is none (mapped to 503)."""
