@@ -112,7 +112,8 @@ def index(
         typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
     typer.echo(
         f"indexed {report.documents} documents, {report.passages} passages "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s → {report.build_dir}",
+        f"({report.embedded} embedded, {report.reused} reused; token vectors of {report.tokens_encoded} "
+        f"sentences computed) in {report.seconds:.1f}s → {report.build_dir}",
         err=True,
     )
 
