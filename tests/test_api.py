@@ -78,6 +78,17 @@ def test_search_and_ask_report_corrected_typos(client):
     assert answer["corrections"] == [{"word": "infusoin", "correction": "infusion"}] and not answer["refused"]
 
 
+def test_correction_can_be_turned_off_per_request(client):
+    body = client.get("/search", params={"q": "maximum infusoin rate", "correct_spelling": "false"}).json()
+    assert body["query"] == "maximum infusoin rate" and body["corrections"] == []
+    posted = client.post("/search", json={"query": "maximum infusoin rate", "correct_spelling": False}).json()
+    assert posted["corrections"] == [] and posted["hits"] == body["hits"]
+    answer = client.post("/ask", json={"question": "What was the maximum infusoin rate?",
+                                       "correct_spelling": False}).json()
+    assert answer["corrections"] == []
+    assert client.post("/ask", json={"question": "x y z", "correct_spelling": "no"}).status_code == 422
+
+
 def test_post_search_matches_get(client):
     got = client.get("/search", params={"q": "cold foot", "k": 3, "mode": "bm25"}).json()
     posted = client.post("/search", json={"query": "cold foot", "k": 3, "mode": "bm25"}).json()

@@ -63,6 +63,8 @@ def test_a_corrected_typo_is_shown_before_the_results(indexed):
     assert answer.stdout.startswith("Searched for: What was the maximum infusion rate? (infusoin → infusion)")
     record = json.loads(indexed("search", "skin temperatre", "--json", "--index", indexed.index_dir).stdout)
     assert record["corrections"] == [{"word": "temperatre", "correction": "temperature"}]
+    as_typed = indexed("search", "skin temperatre", "--as-typed", "--json", "--index", indexed.index_dir)
+    assert json.loads(as_typed.stdout)["corrections"] == []
 
 
 def test_batch_search_writes_exactly_one_line_per_query(indexed, tmp_path):

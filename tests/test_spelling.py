@@ -103,6 +103,12 @@ def test_an_answer_reports_the_corrections_and_keeps_the_question_as_typed(pipel
     assert not answer.refused and "40 mg/h" in answer.answer
 
 
+def test_one_request_can_be_searched_exactly_as_typed(pipeline):
+    request = pipeline.validate("maximum infusoin rate", correct=False)
+    assert request.query == "maximum infusoin rate" and request.corrections == ()
+    assert pipeline.ask("What was the maximum infusoin rate?", correct=False).corrections == ()
+
+
 def test_correction_can_be_turned_off(tiny_settings, fake_embedder):
     build(tiny_settings, fake_embedder)
     settings = Settings(**{**tiny_settings.model_dump(), "spelling_correction": False})

@@ -154,6 +154,16 @@ def test_a_corrected_typo_is_shown_and_the_corrected_word_highlighted(fake_api):
     assert '<span class="cq-term">infusion</span>' in html
 
 
+def test_a_corrected_question_can_be_asked_again_exactly_as_typed(fake_api):
+    typed = "What was the maximum infusoin rate?"
+    fake_api.answers[typed] = {**ANSWER, "question": typed,
+                               "corrections": [{"word": "infusoin", "correction": "infusion"}]}
+    at = ask(run_app(), typed)
+    assert "correct_spelling" not in fake_api.asked()[-1]
+    at.button(key="as-typed").click().run()
+    assert fake_api.asked()[-1] == {**fake_api.asked()[-1], "question": typed, "correct_spelling": False}
+
+
 def test_refusal_shows_not_found_and_related_passages(fake_api):
     at = ask(run_app(), REFUSAL["question"])
     html = markdown(at)

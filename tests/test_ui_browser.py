@@ -155,6 +155,9 @@ def test_a_typo_is_corrected_and_the_page_says_what_was_searched(page):
     assert "Searched for: What was the highest ketamine infusion rate?" in corrected.inner_text()
     assert "infusoin → infusion" in corrected.inner_text()
     page.locator(".cq-answer").wait_for()
+    page.get_by_role("button", name="Search for “What was the highest ketamine infusoin rate?” instead").click()
+    page.get_by_text("Searched exactly as typed").wait_for()
+    assert page.locator(".cq-corrected").count() == 0
 
 
 def test_off_topic_question_shows_not_found_and_related_passages(page):

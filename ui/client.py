@@ -56,8 +56,8 @@ class ApiClient:
         return body["documents"] if isinstance(body, dict) and "documents" in body else body
 
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,
-            doc_id: str | None = None) -> dict[str, Any]:
-        payload = {"question": question, "k": k, "mode": mode, "doc_id": doc_id}
+            doc_id: str | None = None, correct_spelling: bool | None = None) -> dict[str, Any]:
+        payload = {"question": question, "k": k, "mode": mode, "doc_id": doc_id, "correct_spelling": correct_spelling}
         return self._call("POST", "/ask", json={key: v for key, v in payload.items() if v is not None})
 
     def search(self, q: str, *, k: int | None = None, mode: str | None = None,

@@ -75,9 +75,11 @@ def require_ready(client: ApiClient) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=600, max_entries=128, show_spinner=False)
-def ask(base_url: str, build_id: str | None, question: str, k: int, mode: str, doc_id: str | None) -> dict:
-    """``POST /ask``, cached per index build so reruns (expanding a card) do not ask again."""
-    return _client(base_url).ask(question, k=k, mode=mode, doc_id=doc_id)
+def ask(base_url: str, build_id: str | None, question: str, k: int, mode: str, doc_id: str | None,
+        as_typed: bool = False) -> dict:
+    """``POST /ask``, cached per index build so reruns (expanding a card) do not ask again.
+    ``as_typed``: do not let the service correct typos."""
+    return _client(base_url).ask(question, k=k, mode=mode, doc_id=doc_id, correct_spelling=False if as_typed else None)
 
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)

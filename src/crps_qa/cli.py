@@ -41,6 +41,7 @@ IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (de
 KOpt = Annotated[int | None, typer.Option("--k", "-k", help="Number of passages (1-50).")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON lines on stdout.")]
+AsTypedOpt = Annotated[bool, typer.Option("--as-typed", help="Do not correct words that look like typos.")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -127,6 +128,7 @@ def search(
     queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
+    as_typed: AsTypedOpt = False,
 ) -> None:
     """Find the passages that answer a question, each cited to document, section, page and span.
 
@@ -134,8 +136,8 @@ def search(
               crps-qa search --queries eval/questions.jsonl --json
     """
     def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
-        request = pipeline.validate(text, k=k, mode=mode, doc_ids=doc or ())
-        hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+        request = pipeline.validate(text, k=k, mode=mode, doc_ids=doc or (), correct=not as_typed)
+        hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids, correct=False)
         line = {"hits": [h.to_dict() for h in hits], "corrections": [c.to_dict() for c in request.corrections]}
         return line, (request, hits)
 
@@ -177,6 +179,7 @@ def ask(
     queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,  # noqa: E501
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
+    as_typed: AsTypedOpt = False,
 ) -> None:
     """Answer with sentences quoted from the papers, each marked [n] and cited to document, section,
     page and span, or refuse ("Not found in the corpus: ...") and list the closest passages.
@@ -185,7 +188,7 @@ def ask(
               crps-qa ask --queries eval/questions.jsonl --json > answers.jsonl
     """
     def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
-        answer = pipeline.ask(text, k=k, mode=mode, doc_ids=doc or ())
+        answer = pipeline.ask(text, k=k, mode=mode, doc_ids=doc or (), correct=not as_typed)
         return {key: value for key, value in answer.to_dict().items() if key != "question"}, answer
 
     _run_each("ask", question, queries, index_dir, k, mode, doc, record, _print_answer, as_json)

@@ -87,9 +87,11 @@ class Pipeline:
         return True
 
     def validate(
-        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = (),
+        correct: bool = True,
     ) -> SearchRequest:
-        """Check a request and return it normalised, or raise QueryError saying what to change."""
+        """Check a request and return it normalised, or raise QueryError saying what to change.
+        Its typos are corrected unless ``correct`` is False (search it as typed)."""
         s = self.settings
         if not isinstance(query, str) or not query.strip():
             raise QueryError("The query is empty. Type a question, e.g. 'What dose of ketamine was used?'")
@@ -108,17 +110,18 @@ class Pipeline:
             raise NotFoundError(
                 f"Unknown document id(s): {', '.join(unknown)}. List them with: crps-qa documents"
             )
-        corrected, corrections = self._retriever.correct(query)
+        corrected, corrections = self._retriever.correct(query) if correct else (query, ())
         return SearchRequest(corrected, k, mode, tuple(doc_ids), query, corrections)
 
     def search(
-        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+        self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = (),
+        correct: bool = True,
     ) -> list[Hit]:
-        request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids)
+        request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids, correct=correct)
         retriever = self._retriever
         vector, tokens = self.encode(request.query, retriever) if request.mode == "hybrid" else (None, None)
         return retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids,
-                                vector=vector, tokens=tokens)
+                                vector=vector, tokens=tokens, correct=False)  # corrected above, or as typed
 
     def encode(self, query: str, retriever: Retriever | None = None) -> tuple[np.ndarray, TokenVectors | None]:
         """The query's vector and, when word-by-word matching is on, its token vectors: one model pass."""
@@ -129,20 +132,21 @@ class Pipeline:
         return self.embedder.encode([query])[0], None
 
     def ask(
-        self, question: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = ()
+        self, question: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = (),
+        correct: bool = True,
     ) -> Answer:
         """An extractive answer with exact citations, or a refusal. The top ``k`` passages come with
         it, followed by any cited passage ranked below ``k``, so every citation's passage is there.
 
         Candidate sentences are drawn from the top ``max(k, CANDIDATE_PASSAGES)`` hits."""
-        request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids)
+        request = self.validate(question, k=k, mode=mode, doc_ids=doc_ids, correct=correct)
         retriever = self._retriever
         # one pass of the model gives the question's vector (search, sentence cosine) and its token
         # vectors (re-scoring and the word-by-word match of candidate sentences)
         vector, tokens = self.encode(request.query, retriever)
         hits = retriever.search(
             request.query, k=max(request.k, CANDIDATE_PASSAGES), mode=request.mode, doc_ids=request.doc_ids,
-            vector=vector, tokens=tokens,
+            vector=vector, tokens=tokens, correct=False,  # corrected by validate, or to be searched as typed
         )
         answer = self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
                                                  question_tokens=tokens)

@@ -103,10 +103,12 @@ class Retriever:
         doc_ids: Collection[str] | None = None,
         vector: np.ndarray | None = None,
         tokens: TokenVectors | None = None,
+        correct: bool = True,
     ) -> Run:
         """Scores of up to ``n`` passages for ``query`` under ``mode``.
 
-        The query's typos are corrected first (:meth:`correct`). It is then expanded with the
+        The query's typos are corrected first (:meth:`correct`; ``correct=False`` searches it as
+        given, e.g. when the caller corrected it already). It is then expanded with the
         corpus's own abbreviations ("CRPS" ↔ "complex regional pain syndrome") unless the
         query_expansion setting is off. Hybrid mode fuses the dense and BM25 runs, re-scores the
         best ``rescore_depth`` passages by their single best-matching sentence (see
@@ -114,7 +116,7 @@ class Retriever:
         passages by their best sentence's word-by-word match (see :meth:`interact`). ``vector`` and
         ``tokens`` are the (corrected) query's embedding and token vectors when the caller already
         has them."""
-        question = self.correct(query)[0]
+        question = self.correct(query)[0] if correct else query
         query = self.expander.expand(question)
         rows = self.rows_for(doc_ids)
         if mode == "bm25":
@@ -217,11 +219,11 @@ class Retriever:
 
     def search(
         self, query: str, *, k: int, mode: str = "hybrid", doc_ids: Collection[str] | None = None,
-        vector: np.ndarray | None = None, tokens: TokenVectors | None = None,
+        vector: np.ndarray | None = None, tokens: TokenVectors | None = None, correct: bool = True,
     ) -> list[Hit]:
         """The ``k`` best passages as cited hits, rank 1 first (``vector`` and ``tokens``: the
         query's embedding and token vectors, if known)."""
-        scores = self.run(query, mode=mode, n=k, doc_ids=doc_ids, vector=vector, tokens=tokens)
+        scores = self.run(query, mode=mode, n=k, doc_ids=doc_ids, vector=vector, tokens=tokens, correct=correct)
         return [self.hit(row, rank, scores[row]) for rank, row in enumerate(ranked(scores)[:k], start=1)]
 
     def hit(self, row: int, rank: int, score: float) -> Hit:

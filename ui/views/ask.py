@@ -18,6 +18,12 @@ EXAMPLES = (
 def use_example(question: str) -> None:
     st.session_state["question_box"] = question
     st.session_state["question"] = question
+    st.session_state["as_typed"] = False
+
+
+def search_as_typed() -> None:
+    """Ask the same question again without the service's typo corrections."""
+    st.session_state["as_typed"] = True
 
 
 def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], base_url: str,
@@ -41,6 +47,10 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
     passages = answer.get("passages", [])
     if answer.get("corrections"):
         st.markdown(render.corrections_html(answer), unsafe_allow_html=True)
+        st.button(f"Search for “{answer.get('question', '')}” instead", key="as-typed", on_click=search_as_typed,
+                  type="tertiary")
+    elif st.session_state.get("as_typed"):
+        st.caption("Searched exactly as typed, without spelling corrections.")
     if answer.get("refused"):
         st.markdown(render.refusal_html(answer), unsafe_allow_html=True)
         if passages:
@@ -77,6 +87,7 @@ with st.form("ask-form", border=False):
                   max_chars=1000)
     if st.form_submit_button("Ask", type="primary"):
         st.session_state["question"] = (st.session_state.get("question_box") or "").strip()
+        st.session_state["as_typed"] = False
         if not st.session_state["question"]:
             st.warning("Type a question first.")
 
@@ -85,7 +96,8 @@ if question:
     mode, k, doc_id = (st.session_state.get(key) for key in ("mode", "k", "doc_id"))
     try:
         with st.spinner("Searching the papers…"):
-            answer = common.ask(client.base_url, status.get("build_id"), question, k, mode, doc_id or None)
+            answer = common.ask(client.base_url, status.get("build_id"), question, k, mode, doc_id or None,
+                                bool(st.session_state.get("as_typed")))
     except common.ServiceDownError as exc:
         st.error(f"The service stopped answering: {exc.detail}")
         st.code(common.START_COMMANDS, language="bash")

@@ -20,6 +20,8 @@ MODE_ENUM = {"enum": list(MODES)}
 # Markers that openapi.py replaces with the running service's limits (see there).
 QUERY_LIMITS = {"x-limits": "query"}
 K_LIMITS = {"x-limits": "k"}
+CORRECT_DOC = ("Correct words that look like typos of words the papers use before searching (default); "
+               "false searches the text exactly as sent.")
 
 
 def _whole_number(value: Any) -> Any:
@@ -51,6 +53,7 @@ class SearchIn(BaseModel):
     k: WholeNumber | None = Field(None, description=K_DOC, json_schema_extra=K_LIMITS)
     mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
     doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
+    correct_spelling: bool = Field(True, description=CORRECT_DOC)
 
 
 class AskIn(BaseModel):
@@ -68,6 +71,7 @@ class AskIn(BaseModel):
     )
     mode: str = Field("hybrid", description=MODE_DOC, json_schema_extra=MODE_ENUM)
     doc_id: list[str] | str | None = Field(None, description=DOC_ID_DOC)
+    correct_spelling: bool = Field(True, description=CORRECT_DOC)
 
 
 class PassageOut(BaseModel):

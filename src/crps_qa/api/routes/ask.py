@@ -31,6 +31,9 @@ router = APIRouter(tags=["ask"])
 def ask(pipeline: PipelineDep, body: AskIn) -> dict[str, Any]:
     """Answer from the corpus only: sentences quoted from the best passages with markers [n] that point
     into `citations`, or `refused: true` with a fixed phrase when the passages do not answer it;
-    `missing_terms` then names the question's specific words that no indexed paper uses, if any."""
-    answer = pipeline.ask(body.question, k=body.k, mode=body.mode, doc_ids=doc_ids(body.doc_id))
+    `missing_terms` then names the question's specific words that no indexed paper uses, if any.
+    Words that look like typos are corrected first and listed in `corrections`
+    (`"correct_spelling": false` asks the question exactly as sent)."""
+    answer = pipeline.ask(body.question, k=body.k, mode=body.mode, doc_ids=doc_ids(body.doc_id),
+                          correct=body.correct_spelling)
     return answer.to_dict()

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 
 from crps_qa.api.deps import PipelineDep, doc_ids
 from crps_qa.api.models import (
+    CORRECT_DOC,
     DOC_ID_DOC,
     K_DOC,
     K_LIMITS,
@@ -36,10 +37,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def run_search(
-    pipeline: Pipeline, query: str, k: int | None, mode: str, docs: tuple[str, ...]
+    pipeline: Pipeline, query: str, k: int | None, mode: str, docs: tuple[str, ...], correct: bool = True,
 ) -> dict[str, Any]:
-    request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs)
-    hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids)
+    request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs, correct=correct)
+    hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids, correct=False)
     return {"query": request.query, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
             "corrections": [c.to_dict() for c in request.corrections]}
 
@@ -54,13 +55,14 @@ def search_get(
     k: Annotated[int | None, Query(description=K_DOC, examples=[5], json_schema_extra=K_LIMITS)] = None,
     mode: Annotated[str, Query(description=MODE_DOC, json_schema_extra=MODE_ENUM)] = "hybrid",
     doc_id: Annotated[list[str] | None, Query(description=DOC_ID_DOC)] = None,
+    correct_spelling: Annotated[bool, Query(description=CORRECT_DOC)] = True,
 ) -> dict[str, Any]:
     """The k passages that best answer `q`, rank 1 first, each cited to document, section, page and
     character span. Example: `GET /search?q=skin+temperature&k=3&mode=bm25`."""
-    return run_search(pipeline, q, k, mode, doc_ids(doc_id))
+    return run_search(pipeline, q, k, mode, doc_ids(doc_id), correct_spelling)
 
 
 @router.post("/search", response_model=SearchOut, responses=ERRORS, summary="Search (JSON body)")
 def search_post(pipeline: PipelineDep, body: SearchIn) -> dict[str, Any]:
     """Same as `GET /search`, with the fields in a JSON body (`query` or `q`, `k`, `mode`, `doc_id`)."""
-    return run_search(pipeline, body.query, body.k, body.mode, doc_ids(body.doc_id))
+    return run_search(pipeline, body.query, body.k, body.mode, doc_ids(body.doc_id), body.correct_spelling)
