@@ -24,6 +24,7 @@ from crps_qa.answer import (
 from crps_qa.cli import app
 from crps_qa.evaluate import Question, answer_hit, evaluate_answers, load_questions
 from crps_qa.indexer import build
+from crps_qa.interaction import is_content_piece
 from crps_qa.pipeline import Pipeline
 from crps_qa.settings import Settings
 from crps_qa.types import Answer, Citation, Hit
@@ -311,6 +312,14 @@ def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers
     assert full is not None and none is not None
     assert 0.0 <= none < full <= 1.0 and none == pytest.approx(0.0)
     assert answerer.match("what was it?", [(hit.doc_id, spans)]) == [None]  # no content word: cosine instead
+
+
+@pytest.mark.parametrize(("piece", "content"), [
+    ("ketamine", True), ("##tam", True), ("40", True),
+    ("what", False), ("the", False), ("?", False), ("[UNK]", False), ("[CLS]", False),
+])
+def test_content_pieces_exclude_question_words_punctuation_and_special_tokens(piece, content):
+    assert is_content_piece(piece) is content
 
 
 def test_a_question_naming_a_paper_is_matched_by_that_papers_title(tmp_path, fake_embedder):

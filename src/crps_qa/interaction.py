@@ -215,6 +215,8 @@ def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
 
 
 def is_content_piece(piece: str) -> bool:
-    """A word piece that says what the question is about: not punctuation, a stop-word or a
-    question word ("##" continuations of a content word count)."""
-    return any(c.isalnum() for c in piece) and piece not in IGNORED
+    """A word piece that says what the question is about: not punctuation, a stop-word, a question
+    word or a special token such as the tokenizer's [UNK] for an emoji ("##" continuations of a
+    content word count)."""
+    special = piece.startswith("[") and piece.endswith("]") and piece[1:-1].isupper()
+    return any(c.isalnum() for c in piece) and piece not in IGNORED and not special
