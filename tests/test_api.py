@@ -166,7 +166,7 @@ def test_ask_returns_the_pipelines_answer(client, pipeline):
     body = response.json()
     assert body == pipeline.ask("What was the maximum infusion rate?", k=2).to_dict()
     assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages", "missing_terms",
-                         "corrections"}
+                         "corrections", "query"}
     assert len(body["passages"]) <= 2
 
 

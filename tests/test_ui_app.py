@@ -147,7 +147,7 @@ def test_answer_shows_markers_cited_sentence_highlighted_and_source_cards(fake_a
 
 def test_a_corrected_typo_is_shown_and_the_corrected_word_highlighted(fake_api):
     typed = "What was the maximum infusoin rate?"
-    fake_api.answers[typed] = {**ANSWER, "question": typed,
+    fake_api.answers[typed] = {**ANSWER, "question": typed, "query": "What was the maximum infusion rate?",
                                "corrections": [{"word": "infusoin", "correction": "infusion"}]}
     html = markdown(ask(run_app(), typed))
     assert "Searched for: <b>What was the maximum infusion rate?</b>" in html and "infusoin → infusion" in html

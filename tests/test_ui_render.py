@@ -123,8 +123,10 @@ def test_refusal_names_the_words_no_paper_mentions_escaped():
 
 
 def test_a_corrected_question_says_what_was_searched_for_escaped():
-    answer = {"question": "Pain releif after KETAMIN <b>? Releif's", "corrections": [
-        {"word": "releif", "correction": "relief"}, {"word": "ketamin", "correction": "ketamine"}]}
+    answer = {"question": "Pain releif after KETAMIN <b>? Releif's",
+              "query": "Pain relief after KETAMINE <b>? Relief's",
+              "corrections": [{"word": "releif", "correction": "relief"},
+                              {"word": "ketamin", "correction": "ketamine"}]}
     assert render.searched(answer) == "Pain relief after KETAMINE <b>? Relief's"
     html = render.corrections_html(answer)
     assert "Searched for: <b>Pain relief after KETAMINE &lt;b&gt;? Relief&#x27;s</b>" in html

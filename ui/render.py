@@ -44,23 +44,8 @@ def escape(text: str) -> str:
 
 
 def searched(answer: Mapping[str, Any]) -> str:
-    """The question as searched: as typed, with the service's typo corrections applied."""
-    question = str(answer.get("question", ""))
-    fixes = {str(c["word"]).lower(): str(c["correction"]) for c in answer.get("corrections") or []}
-    if not fixes:
-        return question
-
-    def fix(match: re.Match[str]) -> str:
-        typed = match.group(0)
-        typed, ending = (typed[:-2], typed[-2:]) if typed[-2:].lower() in ("'s", "’s") else (typed, "")
-        word = fixes.get(typed.lower())
-        if word is None:
-            return typed + ending
-        cased = word.upper() if typed.isupper() and len(typed) > 1 else (word[:1].upper() + word[1:]
-                                                                         if typed[:1].isupper() else word)
-        return cased + ending
-
-    return re.sub(r"[A-Za-z]+(?:['’][A-Za-z]+)*", fix, question)
+    """The question as the service searched it (typos corrected), or as asked."""
+    return str(answer.get("query") or answer.get("question", ""))
 
 
 def corrections_html(answer: Mapping[str, Any]) -> str:

@@ -222,10 +222,7 @@ def _run_each(
 
 
 def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, imported lazily
-    if answer.corrections:
-        from crps_qa.spelling import apply_corrections
-
-        _print_corrections(apply_corrections(answer.question, answer.corrections), answer.corrections)
+    _print_corrections(answer.query, answer.corrections)
     typer.echo(answer.answer)
     if answer.missing_terms:
         typer.echo(f"No indexed paper mentions: {', '.join(answer.missing_terms)}.")

@@ -150,7 +150,7 @@ class Pipeline:
         )
         answer = self.answerer(retriever).answer(request.query, hits, k=request.k, question_vector=vector,
                                                  question_tokens=tokens)
-        return replace(answer, question=request.question, corrections=request.corrections)
+        return replace(answer, question=request.question, query=request.query, corrections=request.corrections)
 
     def answerer(self, retriever: Retriever | None = None) -> Answerer:
         """The answerer over ``retriever``'s index (the current one by default), built once per index."""

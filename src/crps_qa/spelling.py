@@ -157,18 +157,6 @@ def english() -> tuple[tuple[str, float], ...]:
     return tuple((w, zipf_frequency(w, "en")) for w in words)
 
 
-def apply_corrections(text: str, corrections: Sequence[Correction]) -> str:
-    """``text`` with each corrected word replaced, in the case it was typed in (what was searched)."""
-    mapping = {c.word: c.correction for c in corrections}
-
-    def fix(match: re.Match[str]) -> str:
-        typed = match.group(0)
-        word, ending = (typed[:-2], typed[-2:]) if typed[-2:].lower() in ("'s", "’s") else (typed, "")
-        return same_case(word, mapping[word.lower()]) + ending if word.lower() in mapping else typed
-
-    return _TYPED.sub(fix, text) if mapping else text
-
-
 _VARIANTS = tuple((re.compile(a), b) for a, b in (
     (r"ae", "e"), (r"oe", "e"),  # anaesthesia, haemorrhage, paediatric, oedema, oestrogen
     (r"our(?=s?$|ed$|ing$|ite|able)", "or"),  # colour, behaviours, favourite

@@ -181,6 +181,7 @@ class Answer:
     passages: tuple[Hit, ...]
     missing_terms: tuple[str, ...] = ()  # specific words of the question no paper uses (why it was refused)
     corrections: tuple[Correction, ...] = ()  # question words read as typos and corrected before searching
+    query: str = ""  # the question as searched (corrections applied); "" = the question itself
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,4 +193,5 @@ class Answer:
             "passages": [h.to_dict() for h in self.passages],
             "missing_terms": list(self.missing_terms),
             "corrections": [c.to_dict() for c in self.corrections],
+            "query": self.query or self.question,
         }

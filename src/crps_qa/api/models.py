@@ -171,6 +171,7 @@ class AnswerOut(BaseModel):
         examples=[["lidocaine"]],
     )
     corrections: list[CorrectionOut] = Field(description=CORRECTIONS_DOC)
+    query: str = Field(description="The question as searched: whitespace collapsed, typos corrected.")
 
 
 class HealthOut(BaseModel):
