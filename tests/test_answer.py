@@ -550,7 +550,7 @@ def test_batch_ask_with_an_empty_question_prints_nothing(cli, tmp_path):
 
 @pytest.mark.model
 def test_every_eval_answer_cites_exact_spans(real_pipeline):
-    sets = [QUESTIONS.with_name(f"{name}.jsonl") for name in ("questions", "probe", "holdout")]
+    sets = [QUESTIONS.with_name(f"{name}.jsonl") for name in ("questions", "probe", "holdout", "holdout2", "typos")]
     for question in [q for path in sets for q in load_questions(path)]:
         answer = real_pipeline.ask(question.question, k=5)
         assert_exact(real_pipeline, answer)
