@@ -143,7 +143,6 @@ class Speller:
                 best = (distance, -self.zipf[known], known)
         return best[2] if best else None
 
-
     def _clipped(self, word: str) -> bool:
         """True when the word is a corpus word without its last letter ("ketamin")."""
         return any(word + letter in self.counts for letter in "abcdefghijklmnopqrstuvwxyz")
