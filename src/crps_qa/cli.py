@@ -137,7 +137,7 @@ def search(
     """
     def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
         request = pipeline.validate(text, k=k, mode=mode, doc_ids=doc or (), correct=not as_typed)
-        hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids, correct=False)
+        hits = pipeline.run(request)
         line = {"hits": [h.to_dict() for h in hits], "corrections": [c.to_dict() for c in request.corrections]}
         return line, (request, hits)
 

@@ -117,11 +117,15 @@ class Pipeline:
         self, query: str, *, k: int | None = None, mode: str = "hybrid", doc_ids: Collection[str] = (),
         correct: bool = True,
     ) -> list[Hit]:
-        request = self.validate(query, k=k, mode=mode, doc_ids=doc_ids, correct=correct)
+        return self.run(self.validate(query, k=k, mode=mode, doc_ids=doc_ids, correct=correct))
+
+    def run(self, request: SearchRequest) -> list[Hit]:
+        """The hits of a request :meth:`validate` returned (its query already corrected, or to be
+        searched as typed): for callers that also report the request's corrections."""
         retriever = self._retriever
         vector, tokens = self.encode(request.query, retriever) if request.mode == "hybrid" else (None, None)
         return retriever.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids,
-                                vector=vector, tokens=tokens, correct=False)  # corrected above, or as typed
+                                vector=vector, tokens=tokens, correct=False)
 
     def encode(self, query: str, retriever: Retriever | None = None) -> tuple[np.ndarray, TokenVectors | None]:
         """The query's vector and, when word-by-word matching is on, its token vectors: one model pass."""

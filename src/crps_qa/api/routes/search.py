@@ -40,7 +40,7 @@ def run_search(
     pipeline: Pipeline, query: str, k: int | None, mode: str, docs: tuple[str, ...], correct: bool = True,
 ) -> dict[str, Any]:
     request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs, correct=correct)
-    hits = pipeline.search(request.query, k=request.k, mode=request.mode, doc_ids=request.doc_ids, correct=False)
+    hits = pipeline.run(request)
     return {"query": request.query, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
             "corrections": [c.to_dict() for c in request.corrections]}
 
