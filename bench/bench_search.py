@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from crps_qa.embed import Embedder
-from crps_qa.index import current_build, read_manifest
-from crps_qa.indexer import build
+from crps_qa.index.build import build
+from crps_qa.index.embed import Embedder
+from crps_qa.index.store import current_build, read_manifest
 from crps_qa.pipeline import Pipeline
+from crps_qa.query.spelling import Speller
 from crps_qa.settings import Settings
-from crps_qa.spelling import Speller
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("dense", "bm25", "hybrid", "ask")  # "ask" = Pipeline.ask (hybrid search + sentence answer)
@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if options.threads > 0:
         torch.set_num_threads(options.threads)
-    from crps_qa.embed import load_embedder
+    from crps_qa.index.embed import load_embedder
 
     started = time.perf_counter()
     embedder = load_embedder(Settings().model)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from ranx import Qrels, Run, evaluate
 
-from crps_qa.beir import BEIR_METRICS, build_beir_index, load_beir
-from crps_qa.embed import load_embedder
-from crps_qa.fusion import ranked
-from crps_qa.retrieve import Retriever
+from crps_qa.evaluate.beir import BEIR_METRICS, build_beir_index, load_beir
+from crps_qa.index.embed import load_embedder
+from crps_qa.search.fusion import ranked
+from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
 
 FUSIONS = {"convex 0.5": {"fusion": "convex", "dense_weight": 0.5}, "rrf 60": {"fusion": "rrf", "rrf_k": 60}}

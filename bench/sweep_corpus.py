@@ -19,11 +19,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from crps_qa.embed import load_embedder
-from crps_qa.evaluate import evaluate_retrieval, load_questions
-from crps_qa.index import load_index
-from crps_qa.indexer import build
-from crps_qa.retrieve import Retriever
+from crps_qa.evaluate.harness import evaluate_retrieval, load_questions
+from crps_qa.index.build import build
+from crps_qa.index.embed import load_embedder
+from crps_qa.index.store import load_index
+from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -62,7 +62,7 @@ def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real all-MiniLM-L6-v2, loaded once per test session from site-packages."""
-    from crps_qa.embed import SentenceTransformerEmbedder
+    from crps_qa.index.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
 
@@ -76,7 +76,7 @@ def real_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def real_pipeline(real_settings, real_embedder):
     """The real corpus indexed with the real model (built once per session)."""
-    from crps_qa.indexer import build
+    from crps_qa.index.build import build
     from crps_qa.pipeline import Pipeline
 
     build(real_settings, real_embedder)

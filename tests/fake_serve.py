@@ -10,7 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from crps_qa import cli, embed  # noqa: E402
+from crps_qa import cli  # noqa: E402
+from crps_qa.index import embed  # noqa: E402
 from fakes import FakeEmbedder  # noqa: E402
 
 embed.load_embedder = lambda name="fake": FakeEmbedder(name)

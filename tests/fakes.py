@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crps_qa.embed import TokenVectors
-from crps_qa.lexical import tokenize
+from crps_qa.index.embed import TokenVectors
+from crps_qa.index.lexical import tokenize
 
 TOKEN_SLOTS = 1 << 16  # token vectors: wide enough that two words of a test never share a slot
 

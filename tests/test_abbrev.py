@@ -1,6 +1,6 @@
 import pytest
 
-from crps_qa.abbrev import QueryExpander, extract_abbreviations, merge
+from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from crps_qa import answer as answer_module
-from crps_qa import embed
-from crps_qa.answer import (
+from crps_qa.answer import answerer as answer_module
+from crps_qa.answer.answerer import (
     MARKER,
     REFUSAL,
     WEIGHTS,
@@ -22,10 +21,11 @@ from crps_qa.answer import (
     select,
 )
 from crps_qa.cli import app
-from crps_qa.evaluate import Question, answer_hit, evaluate_answers, load_questions
-from crps_qa.indexer import build
-from crps_qa.interaction import is_content_piece
+from crps_qa.evaluate.harness import Question, answer_hit, evaluate_answers, load_questions
+from crps_qa.index import embed
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
+from crps_qa.search.late import is_content_piece
 from crps_qa.settings import Settings
 from crps_qa.types import Answer, Citation, Hit
 from fakes import FakeEmbedder

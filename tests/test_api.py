@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from crps_qa.api import create_app
 from crps_qa.api.deps import get_pipeline
-from crps_qa.indexer import build
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
 from crps_qa.settings import Settings
 

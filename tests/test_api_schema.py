@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from crps_qa.api import create_app
-from crps_qa.indexer import build
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
 
 

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crps_qa.api import create_app
-from crps_qa.indexer import build
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
 
 TESTS = Path(__file__).resolve().parent

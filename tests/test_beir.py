@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from crps_qa.beir import BEIR_METRICS, beir_sentences, build_beir_index, load_beir, run_beir, unit_text
 from crps_qa.errors import ConfigError
+from crps_qa.evaluate.beir import BEIR_METRICS, beir_sentences, build_beir_index, load_beir, run_beir, unit_text
 from crps_qa.settings import Settings
 from fakes import FakeEmbedder
 
@@ -95,8 +95,8 @@ def test_a_sentence_cache_of_another_corpus_is_refused(beir_dir, tmp_path):
 def test_eval_command_prints_a_table_with_the_sentence_count(beir_dir, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from crps_qa import embed
     from crps_qa.cli import app
+    from crps_qa.index import embed
 
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
     monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))

@@ -1,6 +1,6 @@
 import pytest
 
-from crps_qa.chunk import chunk_document, chunk_id, split_sentences
+from crps_qa.ingest.chunk import chunk_document, chunk_id, split_sentences
 from crps_qa.types import CleanDocument, Section
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from crps_qa import embed
 from crps_qa.cli import app
+from crps_qa.index import embed
 from fakes import FakeEmbedder
 
 

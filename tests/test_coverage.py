@@ -2,7 +2,7 @@
 
 import pytest
 
-from crps_qa.coverage import Coverage, similarity, specificity
+from crps_qa.query.coverage import Coverage, similarity, specificity
 
 CORPUS = (
     "Complex regional pain syndrome (CRPS) was treated with S-ketamine infusions. The affected foot was "

@@ -1,6 +1,6 @@
 import pytest
 
-from crps_qa.fusion import convex, minmax, ranked, rrf
+from crps_qa.search.fusion import convex, minmax, ranked, rrf
 
 DENSE = {"a": 0.9, "b": 0.5}
 BM25 = {"b": 12.0, "c": 4.0}

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from crps_qa import index as index_module
 from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IngestError
-from crps_qa.index import load_index, read_manifest
-from crps_qa.indexer import build, is_stale
+from crps_qa.index import store as index_module
+from crps_qa.index.build import build, is_stale
+from crps_qa.index.store import load_index, read_manifest
 from crps_qa.settings import Settings
 
 

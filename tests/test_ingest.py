@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas
 
 from crps_qa.errors import IngestError
-from crps_qa.ingest import SUPPORTED_SUFFIXES, doc_id_for, ingest_corpus, read_document
+from crps_qa.ingest.read import SUPPORTED_SUFFIXES, doc_id_for, ingest_corpus, read_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -77,7 +77,7 @@ def test_non_utf8_text_is_read_with_a_warning(
 ) -> None:
     path = tmp_path / "legacy.txt"
     path.write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="crps_qa.ingest"):
+    with caplog.at_level(logging.WARNING, logger="crps_qa.ingest.read"):
         doc = read_document(path)
     assert doc.pages == (text,)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crps_qa.lexical import Bm25Index, tokenize
+from crps_qa.index.lexical import Bm25Index, tokenize
 
 
 @pytest.mark.parametrize(

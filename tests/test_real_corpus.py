@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crps_qa.evaluate import evaluate_answers, evaluate_retrieval, load_questions, squash
-from crps_qa.spelling import variant_key
+from crps_qa.evaluate.harness import evaluate_answers, evaluate_retrieval, load_questions, squash
+from crps_qa.query.spelling import variant_key
 
 pytestmark = pytest.mark.model
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from crps_qa.errors import NotFoundError, QueryError
-from crps_qa.indexer import build
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
 
 
@@ -80,9 +80,9 @@ def _rescoring_retriever(sentence_weight: float, rescore_depth: int = 30):
     """Three passages; passage 1's best sentence matches the query direction (1, 0) best."""
     import numpy as np
 
-    from crps_qa.index import IndexData, SentenceTable, make_dense
-    from crps_qa.lexical import Bm25Index
-    from crps_qa.retrieve import Retriever
+    from crps_qa.index.lexical import Bm25Index
+    from crps_qa.index.store import IndexData, SentenceTable, make_dense
+    from crps_qa.search.retrieve import Retriever
     from crps_qa.settings import Settings
     from crps_qa.types import Passage
     from fakes import FakeEmbedder
@@ -112,7 +112,7 @@ def test_rescoring_is_off_at_weight_zero_and_leaves_passages_past_the_depth_in_o
 
 
 def test_document_prior_lifts_every_passage_of_the_document_the_question_points_at(tiny_settings, fake_embedder):
-    from crps_qa.retrieve import Retriever
+    from crps_qa.search.retrieve import Retriever
 
     build(tiny_settings, fake_embedder)
     data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
@@ -125,7 +125,7 @@ def test_document_prior_lifts_every_passage_of_the_document_the_question_points_
 
 
 def test_document_prior_is_off_at_weight_zero(tiny_settings, fake_embedder):
-    from crps_qa.retrieve import Retriever
+    from crps_qa.search.retrieve import Retriever
 
     build(tiny_settings, fake_embedder)
     data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
@@ -136,7 +136,7 @@ def test_document_prior_is_off_at_weight_zero(tiny_settings, fake_embedder):
 def _matching_retriever(tmp_path, fake_embedder, **update):
     """Two one-passage papers: only the knee paper has a sentence with every word of "knee
     examined every week"; the ketamine paper shares one word ("week") in its only sentence."""
-    from crps_qa.retrieve import Retriever
+    from crps_qa.search.retrieve import Retriever
     from crps_qa.settings import Settings
 
     corpus = tmp_path / "corpus"

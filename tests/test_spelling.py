@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crps_qa.indexer import build
+from crps_qa.index.build import build
 from crps_qa.pipeline import Pipeline
+from crps_qa.query.spelling import Speller, same_case
 from crps_qa.settings import Settings
-from crps_qa.spelling import Speller, same_case
 from crps_qa.types import Correction
 
 PAPER = (

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from crps_qa.errors import IndexCorruptError
-from crps_qa.index import current_build, load_index
-from crps_qa.indexer import build, is_stale
+from crps_qa.index.build import build, is_stale
+from crps_qa.index.store import current_build, load_index
 from crps_qa.pipeline import Pipeline
 from crps_qa.settings import Settings
 from fakes import SmallTokenEmbedder

@@ -77,7 +77,7 @@ def read_queries(path: Path) -> list[dict[str, str]]:
 
 
 def _open_pipeline(settings: Settings):  # noqa: ANN202 - imported lazily: torch is slow to import
-    from crps_qa import embed
+    from crps_qa.index import embed
     from crps_qa.pipeline import Pipeline
 
     Pipeline.preflight(settings)  # no or mismatched index: say so before spending seconds on the model
@@ -95,8 +95,8 @@ def index(
 
     Example: crps-qa index --corpus corpus --index index
     """
-    from crps_qa import embed
-    from crps_qa.indexer import build, is_stale
+    from crps_qa.index import embed
+    from crps_qa.index.build import build, is_stale
 
     try:
         settings = _settings(corpus_dir=corpus, index_dir=index_dir)
@@ -241,7 +241,7 @@ def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, impor
 @app.command()
 def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """List the indexed documents with their metadata."""
-    from crps_qa.index import load_index
+    from crps_qa.index.store import load_index
 
     try:
         data = load_index(_settings(index_dir=index_dir).index_dir)
@@ -288,14 +288,14 @@ def eval_(
         if beir is not None:
             _eval_beir(beir, settings, mode_list, beir_cache, as_json)
             return
-        from crps_qa.evaluate import evaluate_retrieval, load_questions
+        from crps_qa.evaluate.harness import evaluate_retrieval, load_questions
 
         items = load_questions(questions, split=split)
         pipeline = _open_pipeline(settings)
         result = evaluate_retrieval(pipeline.retriever, items, modes=mode_list)
         answer_report = None
         if answers:
-            from crps_qa.evaluate import evaluate_answers
+            from crps_qa.evaluate.harness import evaluate_answers
 
             answer_report = evaluate_answers(pipeline.ask, items)
     except CrpsQaError as exc:
@@ -312,7 +312,7 @@ def eval_(
         if answer_report is not None:
             typer.echo("answers " + "  ".join(f"{k} {v:.3f}" for k, v in answer_report.metrics.items()))
     if report is not None:
-        from crps_qa.report import answers_markdown, chart, markdown
+        from crps_qa.evaluate.report import answers_markdown, chart, markdown
 
         command = "crps-qa " + " ".join(sys.argv[1:])
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -324,8 +324,8 @@ def eval_(
 
 
 def _eval_beir(directory: Path, settings: Settings, modes: list[str], cache: Path | None, as_json: bool) -> None:
-    from crps_qa import embed
-    from crps_qa.beir import run_beir
+    from crps_qa.evaluate.beir import run_beir
+    from crps_qa.index import embed
 
     result = run_beir(directory, settings, embed.load_embedder(settings.model), modes=modes, cache=cache)
     if as_json:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from crps_qa.answer import CANDIDATE_PASSAGES, Answerer
-from crps_qa.embed import Embedder, TokenVectors, load_embedder
+from crps_qa.answer.answerer import CANDIDATE_PASSAGES, Answerer
 from crps_qa.errors import NotFoundError, QueryError
-from crps_qa.index import IndexData, check_compatible, load_index, read_manifest
-from crps_qa.interaction import TOKEN_CACHE
-from crps_qa.retrieve import Retriever
+from crps_qa.index.embed import Embedder, TokenVectors, load_embedder
+from crps_qa.index.store import IndexData, check_compatible, load_index, read_manifest
+from crps_qa.search.late import TOKEN_CACHE
+from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import MODES, Settings
 from crps_qa.types import Answer, Correction, Hit, Passage
 

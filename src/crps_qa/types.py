@@ -139,7 +139,7 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class Correction:
-    """A question word read as a typo of a word the papers use (:mod:`crps_qa.spelling`)."""
+    """A question word read as a typo of a word the papers use (:mod:`crps_qa.query.spelling`)."""
 
     word: str
     correction: str

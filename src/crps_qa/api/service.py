@@ -31,7 +31,7 @@ def default_factory() -> PipelineFactory:
     embedders: dict[str, object] = {}
 
     def open_pipeline(settings: Settings) -> Pipeline:
-        from crps_qa import embed
+        from crps_qa.index import embed
 
         Pipeline.preflight(settings)  # no index yet: say so without spending seconds on the model
         if settings.model not in embedders:

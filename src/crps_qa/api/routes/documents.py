@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from crps_qa.api.deps import PipelineDep
 from crps_qa.api.models import DocumentDetailOut, DocumentsOut, ErrorOut
 from crps_qa.errors import NotFoundError
-from crps_qa.index import IndexData
+from crps_qa.index.store import IndexData
 
 router = APIRouter(tags=["documents"])
 

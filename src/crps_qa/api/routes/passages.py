@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from crps_qa.api.deps import PipelineDep
 from crps_qa.api.models import ErrorOut, PassageContextOut
 from crps_qa.errors import NotFoundError
-from crps_qa.index import IndexData
+from crps_qa.index.store import IndexData
 
 router = APIRouter(tags=["passages"])
 

@@ -17,12 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from crps_qa.abbrev import QueryExpander, extract_abbreviations, merge
-from crps_qa.catalog import describe, load_catalog
-from crps_qa.chunk import chunk_document, split_sentences
-from crps_qa.embed import Embedder, TokenEncoder
 from crps_qa.errors import CrpsQaError, IngestError
-from crps_qa.index import (
+from crps_qa.index.embed import Embedder, TokenEncoder
+from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.store import (
     FORMAT_VERSION,
     IndexData,
     SentenceTable,
@@ -36,10 +34,12 @@ from crps_qa.index import (
     utc_now,
     vector_key,
 )
-from crps_qa.ingest import ingest_corpus
-from crps_qa.interaction import WordMatcher
-from crps_qa.lexical import Bm25Index
-from crps_qa.normalize import normalize_document
+from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
+from crps_qa.ingest.catalog import describe, load_catalog
+from crps_qa.ingest.chunk import chunk_document, split_sentences
+from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.read import ingest_corpus
+from crps_qa.search.late import WordMatcher
 from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, SkippedFile
 

@@ -37,7 +37,7 @@ import faiss
 import numpy as np
 
 from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from crps_qa.lexical import Bm25Index
+from crps_qa.index.lexical import Bm25Index
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class SentenceTable:
 
 class TokenTable:
     """Token vectors of every distinct sentence, computed at index time: what the word-by-word
-    matcher (:mod:`crps_qa.interaction`) would otherwise encode on first use.
+    matcher (:mod:`crps_qa.search.late`) would otherwise encode on first use.
 
     Sentence i is ``(doc_ids[i], starts[i], ends[i])``; its vectors (one unit vector per word
     piece of the sentence as the matcher reads it) are ``vectors[offsets[i]:offsets[i + 1]]``,

@@ -7,7 +7,7 @@
 
 People type questions fast. A misspelt word finds nothing in BM25, blurs the dense vector, and a
 rare misspelt word looks like a name no paper mentions, which refuses the question outright
-(:mod:`crps_qa.coverage`). So before anything else, a question word is replaced in two cases.
+(:mod:`crps_qa.query.coverage`). So before anything else, a question word is replaced in two cases.
 
 **A spelling variant.** A word the papers spell the other way, British or American ("anaesthesia"
 when they say "anesthesia", "centre", "labelled"; see :func:`variant_key`), becomes the papers'
@@ -47,8 +47,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from wordfreq import top_n_list, zipf_frequency
 
-from crps_qa.coverage import IGNORED
-from crps_qa.lexical import tokenize
+from crps_qa.index.lexical import tokenize
+from crps_qa.query.coverage import IGNORED
 from crps_qa.types import Correction
 
 MIN_LETTERS = 4  # shorter words are mostly abbreviations or stop-words; too short to guess from

@@ -6,7 +6,7 @@
     answer.citations[0]  # Citation(marker=1, doc_id=..., char_start=..., quote=...)
 
 No language model writes anything: every cited quote is one sentence, or two consecutive
-sentences, of a cleaned document as cut by :func:`crps_qa.chunk.split_sentences`, so
+sentences, of a cleaned document as cut by :func:`crps_qa.ingest.chunk.split_sentences`, so
 ``text[char_start:char_end] == quote``. Every cited passage is among ``Answer.passages``.
 
 How a candidate is scored (all parts in [0, 1]). Candidates are the sentences of the top
@@ -17,7 +17,7 @@ CANDIDATE_PASSAGES hits, each on its own and each with the sentence after it in 
 * ``match``   word-by-word (late-interaction) match: for each content word piece of the question,
   its best cosine with any word piece of the candidate (or of its paper's title line, at 0.9),
   using the model's contextual token vectors, averaged with IDF weights
-  (:class:`crps_qa.interaction.WordMatcher`). It asks whether the sentence covers each thing the
+  (:class:`crps_qa.search.late.WordMatcher`). It asks whether the sentence covers each thing the
   question asks about, by meaning ("calm inflammation" ~ "anti-inflammatory"), where the cosine
   of two pooled sentence vectors rewards any sentence on the question's topic.
 * ``quantity`` 1 when the question asks for an amount (how much / long / many / often / old,
@@ -44,7 +44,7 @@ Refusal: a question is answered only when its *evidence* reaches ``refusal_thres
 is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by UNKNOWN_PENALTY times the share
 (IDF-weighted) of the question's terms that occur nowhere in the corpus, and by MISSING_PENALTY
 (always a refusal) when the question names something specific that no paper mentions
-(:mod:`crps_qa.coverage`: "How does lidocaine compare with ketamine?" over papers that never say
+(:mod:`crps_qa.query.coverage`: "How does lidocaine compare with ketamine?" over papers that never say
 "lidocaine"); those words are returned as ``Answer.missing_terms``.
 
 Confidence: ``confidence = 1 / (1 + exp(-(CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT))))``,
@@ -64,13 +64,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crps_qa.abbrev import QueryExpander
-from crps_qa.chunk import is_fragment, split_sentences
-from crps_qa.coverage import QUESTION_WORDS, Coverage
-from crps_qa.embed import Embedder, TokenEncoder, TokenVectors
-from crps_qa.index import IndexData
-from crps_qa.interaction import WordMatcher
-from crps_qa.lexical import tokenize
+from crps_qa.index.embed import Embedder, TokenEncoder, TokenVectors
+from crps_qa.index.lexical import tokenize
+from crps_qa.index.store import IndexData
+from crps_qa.ingest.abbrev import QueryExpander
+from crps_qa.ingest.chunk import is_fragment, split_sentences
+from crps_qa.query.coverage import QUESTION_WORDS, Coverage
+from crps_qa.search.late import WordMatcher
 from crps_qa.types import Answer, Citation, Hit
 
 # ----------------------------------------------------------------------------- fixed texts
@@ -298,7 +298,7 @@ class Answerer:
         question_tokens: TokenVectors | None = None,
     ) -> list[float | None]:
         """Word-by-word match of the question with each unit (a document id and its sentence spans),
-        see :class:`crps_qa.interaction.WordMatcher`; None for every unit when the embedder has no
+        see :class:`crps_qa.search.late.WordMatcher`; None for every unit when the embedder has no
         token vectors or the question no content word."""
         if self.matcher is None or not units:
             return [None] * len(units)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crps_qa.evaluate import ANSWER_METRICS, CURVE_KS, METRICS, AnswerReport, RetrievalReport
+from crps_qa.evaluate.harness import ANSWER_METRICS, CURVE_KS, METRICS, AnswerReport, RetrievalReport
 
 
 def markdown(report: RetrievalReport, *, title: str, command: str, extra: dict[str, Any] | None = None) -> str:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from crps_qa.chunk import split_sentences
-from crps_qa.embed import Embedder
 from crps_qa.errors import ConfigError
-from crps_qa.fusion import ranked
-from crps_qa.index import IndexData, SentenceTable, make_dense
-from crps_qa.indexer import _embed
-from crps_qa.lexical import Bm25Index
-from crps_qa.retrieve import Retriever
+from crps_qa.index.build import _embed
+from crps_qa.index.embed import Embedder
+from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.store import IndexData, SentenceTable, make_dense
+from crps_qa.ingest.chunk import split_sentences
+from crps_qa.search.fusion import ranked
+from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
 from crps_qa.types import DocumentInfo, Passage
 

@@ -19,9 +19,9 @@ name. Sentences are expanded with the corpus's abbreviations before encoding (so
 pain syndrome" meets "CRPS"), and a table row is read after its table's caption.
 
 Used twice: hybrid retrieval re-scores its best passages by their best sentence's match
-(:meth:`crps_qa.retrieve.Retriever.interact`), and the answerer ranks candidate sentences by it.
+(:meth:`crps_qa.search.retrieve.Retriever.interact`), and the answerer ranks candidate sentences by it.
 Sentence token vectors come from the index when ``crps-qa index`` stored them
-(:class:`crps_qa.index.TokenTable`, built with the same expansions), else they are encoded on
+(:class:`crps_qa.index.store.TokenTable`, built with the same expansions), else they are encoded on
 first use and cached (TOKEN_CACHE sentences); the question's come from the caller when it has
 them (``Embedder.encode_with_tokens``).
 """
@@ -36,11 +36,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crps_qa.abbrev import QueryExpander
-from crps_qa.chunk import is_fragment, split_sentences
-from crps_qa.coverage import IGNORED
-from crps_qa.embed import TokenEncoder, TokenVectors
-from crps_qa.index import IndexData
+from crps_qa.index.embed import TokenEncoder, TokenVectors
+from crps_qa.index.store import IndexData
+from crps_qa.ingest.abbrev import QueryExpander
+from crps_qa.ingest.chunk import is_fragment, split_sentences
+from crps_qa.query.coverage import IGNORED
 
 TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
 TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)

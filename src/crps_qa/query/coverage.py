@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import bm25s
 from wordfreq import zipf_frequency
 
-from crps_qa.lexical import tokenize
+from crps_qa.index.lexical import tokenize
 
 SPECIFIC_ZIPF = 3.0  # rarer than this in general English = a technical or specific word
 MIN_LETTERS = 5  # shorter words are mostly abbreviations, which the papers may spell out differently

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from crps_qa.errors import QueryError
-from crps_qa.fusion import ranked
-from crps_qa.retrieve import Retriever
+from crps_qa.search.fusion import ranked
+from crps_qa.search.retrieve import Retriever
 from crps_qa.types import Answer, Passage
 
 # hit_rate@k is "answer recall": the share of questions with an answer-bearing passage in the top k.

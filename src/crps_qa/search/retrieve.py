@@ -3,11 +3,11 @@
     retriever = Retriever(index_data, embedder, settings)
     hits = retriever.search("max ketamine infusion rate", k=5, mode="hybrid")
 
-Every mode first corrects typos against the corpus's words (:mod:`crps_qa.spelling`, unless the
+Every mode first corrects typos against the corpus's words (:mod:`crps_qa.query.spelling`, unless the
 spelling_correction setting is off). Hybrid: dense and BM25 runs fused, the best passages
 re-scored by their best sentence's pooled cosine, a document prior added, then the best
 ``rescore_depth`` passages re-scored by their best sentence's word-by-word match
-(:mod:`crps_qa.interaction`) when the embedder has token vectors.
+(:mod:`crps_qa.search.late`) when the embedder has token vectors.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from collections.abc import Collection
 import faiss
 import numpy as np
 
-from crps_qa.abbrev import QueryExpander
-from crps_qa.embed import Embedder, TokenEncoder, TokenVectors
-from crps_qa.fusion import Run, convex, minmax, ranked, rrf
-from crps_qa.index import IndexData
-from crps_qa.interaction import WordMatcher
-from crps_qa.lexical import Bm25Index
+from crps_qa.index.embed import Embedder, TokenEncoder, TokenVectors
+from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.store import IndexData
+from crps_qa.ingest.abbrev import QueryExpander
+from crps_qa.query.spelling import Speller
+from crps_qa.search.fusion import Run, convex, minmax, ranked, rrf
+from crps_qa.search.late import WordMatcher
 from crps_qa.settings import Settings
-from crps_qa.spelling import Speller
 from crps_qa.types import Correction, Hit
 
 
