@@ -481,7 +481,8 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
     return invoke
 
 
-ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query"}
+ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query",
+               "receipt"}
 CITATION_KEYS = {
     "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
 }

@@ -164,9 +164,11 @@ def test_ask_returns_the_pipelines_answer(client, pipeline):
     response = client.post("/ask", json={"question": "What was the maximum infusion rate?", "k": 2})
     assert response.status_code == 200
     body = response.json()
+    receipt = body.pop("receipt")
     assert body == pipeline.ask("What was the maximum infusion rate?", k=2).to_dict()
     assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages", "missing_terms",
                          "corrections", "query"}
+    assert receipt["index"]["build_id"] == pipeline.data.build_id
     assert len(body["passages"]) <= 2
 
 

@@ -14,7 +14,7 @@ PACKAGE = Path(crps_qa.__file__).resolve().parent
 # Data flows one way: a module may import its own stage and earlier ones, never a later one.
 ORDER = {
     "settings": 0, "types": 0, "errors": 0, "vocab": 0,
-    "ingest": 1, "index": 2, "query": 3, "search": 4, "answer": 5, "pipeline": 6, "evaluate": 7,
+    "ingest": 1, "index": 2, "query": 3, "search": 4, "answer": 5, "pipeline": 6, "evaluate": 7, "receipt": 7,
     "api": 8, "cli": 8, "docs": 8,
 }
 MAX_LINES = 330  # "about 300"

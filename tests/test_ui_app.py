@@ -36,13 +36,25 @@ ANSWER = {"question": "What was the maximum infusion rate?", "answer": f"{QUOTE}
 REFUSAL = {"question": "Who won the 1998 World Cup?", "refused": True, "confidence": 0.05, "citations": [],
            "answer": "Not found in the corpus: none of the indexed papers answers this question.",
            "passages": [RELATED]}
+def facet(value: Any, start: int = 0, end: int = 0) -> dict[str, Any]:
+    return {"value": value, "char_start": start, "char_end": end, "source": "text"}
+
+
+DOSING_TEXT = "Forty patients were included. Ketamine was given intravenously at 10–40 mg/h for 5 days."
 DOCUMENTS = {"documents": [
     {"doc_id": "dosing", "title": "Ketamine dosing in CRPS", "study_type": "retrospective cohort",
      "year": 2021, "authors": "Mackay et al.", "venue": "Pain Medicine", "path": "corpus/dosing.txt",
-     "passages": 12},
+     "passages": 12,
+     "facets": {"design": facet("retrospective cohort"), "n": facet(40, 0, 28),
+                "population": None, "follow_up": None, "year": facet({"from": 2010, "to": 2015}),
+                "intervention": facet({"drug": "ketamine", "route": "intravenous", "dose": "10–40 mg/h",
+                                       "duration": "5 days"}, 30, len(DOSING_TEXT) - 1)}},
     {"doc_id": "skin", "title": "Skin temperature", "study_type": "case report", "year": None,
-     "authors": None, "venue": None, "path": "corpus/skin.txt", "passages": 3},
+     "authors": None, "venue": None, "path": "corpus/skin.txt", "passages": 3,
+     "facets": {"design": facet("case report"), "n": facet(1), "population": None, "intervention": None,
+                "follow_up": None, "year": None}},
 ]}
+RECEIPT = {"receipt_version": 1, "index": {"build_id": "b1"}, "request": {"question": "q"}}
 ONE_PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
                  "AAAABJRU5ErkJggg==")
 READY = {"ready": True, "detail": None, "index_dir": "index", "model": "all-MiniLM-L6-v2", "build_id": "b1",
@@ -63,6 +75,8 @@ class FakeApi:
             return self.ready
         if path == "/documents":
             return 200, DOCUMENTS
+        if path == "/documents/dosing":
+            return 200, {**DOCUMENTS["documents"][0], "text": DOSING_TEXT}
         if method == "POST" and path == "/ask":
             if not body["question"].strip():
                 return 422, {"detail": "The question is empty."}
@@ -224,16 +238,55 @@ def test_service_without_index_says_how_to_build_one(fake_api):
     assert "no index loaded" in at.warning[0].value and "crps-qa index" in at.code[0].value
 
 
-def test_corpus_page_lists_documents_with_metadata(fake_api):
+def test_corpus_page_is_an_evidence_table(fake_api):
     at = run_app()
     at.switch_page("views/corpus.py").run()
     assert not at.exception
-    titles = [m.value for m in at.markdown if m.value.startswith("**")]
-    assert titles == ["**Ketamine dosing in CRPS**", "**Skin temperature**"]
-    assert [m.value for m in at.metric] == ["12", "3"]
-    captions = [c.value for c in at.caption]
-    assert "retrospective cohort · 2021 · Mackay et al. · Pain Medicine · `dosing`" in captions
+    table = at.dataframe[0].value
+    assert list(table["Paper"]) == ["Ketamine dosing in CRPS", "Skin temperature"]
+    assert list(table["Design"]) == ["retrospective cohort", "case report"]
+    assert list(table["n"]) == [40, 1] and list(table["Passages"]) == [12, 3]
+    assert table["Dose"][0] == "10–40 mg/h" and table["Years"][0] == "2010–2015"
     assert "2 documents · 15 passages" in at.caption[0].value
+
+
+def test_corpus_table_filters_to_case_reports_and_shows_where_facts_were_read(fake_api):
+    at = run_app()
+    at.switch_page("views/corpus.py").run()
+    at.multiselect(key="corpus_design").select("case report").run()
+    assert list(at.dataframe[0].value["Paper"]) == ["Skin temperature"]
+    at.multiselect(key="corpus_design").unselect("case report").run()
+    at.number_input(key="corpus_min_n").set_value(10).run()
+    assert list(at.dataframe[0].value["Paper"]) == ["Ketamine dosing in CRPS"]
+    at.selectbox(key="corpus_doc").set_value("dosing").run()
+    facts = markdown(at)
+    assert "**n**: 40 — “Forty patients were included” (chars 0–28)" in facts
+
+
+def test_sidebar_evidence_filters_are_sent_to_the_api(fake_api):
+    at = run_app()
+    at.sidebar.multiselect(key="design").select("case report")
+    at.sidebar.number_input(key="min_n").set_value(1)
+    at.sidebar.selectbox(key="drug").set_value("ketamine")
+    ask(at, ANSWER["question"])
+    sent = fake_api.asked()[-1]
+    assert (sent["design"], sent["min_n"], sent["drug"]) == (["case report"], 1, "ketamine")
+    assert "year_from" not in sent and "year_to" not in sent  # not set: not sent
+
+
+def test_source_cards_carry_the_papers_evidence_badge(fake_api):
+    html = markdown(ask(run_app(), ANSWER["question"]))
+    assert '<div class="cq-evidence">Retrospective cohort · n = 40 · IV ketamine 10–40 mg/h · 2010–2015</div>' in html
+    assert '<div class="cq-evidence">Case report · n = 1</div>' in html
+
+
+def test_an_answer_offers_its_citation_with_receipt_to_copy(fake_api):
+    fake_api.answers[ANSWER["question"]] = {**ANSWER, "receipt": RECEIPT}
+    at = ask(run_app(), ANSWER["question"])
+    (box,) = [e for e in at.expander if e.label == "Copy citation with receipt"]
+    text = box.code[0].value
+    assert text.startswith(f"{QUOTE} [1]\n\n[1] Ketamine dosing in CRPS (dosing), Methods · p. 2")
+    assert f"“{QUOTE}”" in text and '"build_id": "b1"' in text and "crps-qa replay" in text
 
 
 def test_evaluation_page_charts_the_report(fake_api, tmp_path, monkeypatch):

@@ -170,13 +170,25 @@ def test_off_topic_question_shows_not_found_and_related_passages(page):
     assert page.locator(".cq-answer").count() == 0
 
 
+def test_filtering_to_case_reports_answers_from_case_reports_only(page):
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stMultiSelect").first.click()
+    page.get_by_role("option", name="case report", exact=True).click()
+    page.keyboard.press("Escape")
+    ask(page, "What dose of ketamine was given?")
+    page.locator(".cq-card .cq-evidence").first.wait_for()
+    badges = page.locator(".cq-card .cq-evidence").all_inner_texts()
+    assert badges and all(b.startswith("Case report · n = 1") for b in badges), badges
+    titles = " ".join(page.locator(".cq-card-head").all_inner_texts())
+    assert "Mackay" not in titles and "S-ketamine" not in titles  # the series and the cohort are left out
+
+
 def test_page_opened_by_its_url_works(browser, ui_url: str):
     context = browser.new_context()
     page = context.new_page()
     page.goto(ui_url + "corpus")
     page.get_by_text("documents ·").first.wait_for(timeout=60_000)
-    # Streamlit draws the cards one by one after the caption: wait for all of them, then count
-    page.get_by_test_id("stMetric").nth(4).wait_for(timeout=60_000)
-    assert page.get_by_test_id("stMetric").count() == 5  # one card per paper in corpus/
+    page.get_by_text("5 of 5 papers").wait_for(timeout=60_000)  # the evidence table has one row per paper
+    assert page.get_by_test_id("stDataFrame").count() == 1
     assert page.get_by_text("Traceback").count() == 0
     context.close()

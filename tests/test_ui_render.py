@@ -136,3 +136,18 @@ def test_a_corrected_question_says_what_was_searched_for_escaped():
 def test_nothing_is_said_when_nothing_was_corrected():
     assert render.corrections_html({"question": "pain relief", "corrections": []}) == ""
     assert render.searched({"question": "pain relief"}) == "pain relief"
+
+
+def test_a_card_shows_the_evidence_badge_escaped_and_none_when_unknown():
+    card = render.card_html(HIT, evidence="Case series · n = 33 <b>")
+    assert '<div class="cq-evidence">Case series · n = 33 &lt;b&gt;</div>' in card
+    assert "cq-evidence" not in render.card_html(HIT)
+
+
+def test_citation_with_receipt_is_the_answer_its_sources_and_the_receipt():
+    answer = {"answer": f"{QUOTE} [1]", "citations": [CITATION], "receipt": {"receipt_version": 1}}
+    text = render.citation_with_receipt(answer)
+    assert text.splitlines()[:3] == [f"{QUOTE} [1]", "",
+                                     f"[1] Dosing (dosing), Methods · p. 3 · chars 1033–1071: “{QUOTE}”"]
+    assert text.endswith('{\n  "receipt_version": 1\n}')
+    assert "Receipt" not in render.citation_with_receipt({**answer, "receipt": None})

@@ -55,14 +55,21 @@ class ApiClient:
         body = self._call("GET", "/documents")
         return body["documents"] if isinstance(body, dict) and "documents" in body else body
 
+    def document(self, doc_id: str, *, include_text: bool = False) -> dict[str, Any]:
+        """``GET /documents/{doc_id}``: metadata, facets, sections (and the cleaned text if asked)."""
+        return self._call("GET", "/documents/" + quote(doc_id, safe=""), params={"include_text": include_text})
+
     def ask(self, question: str, *, k: int | None = None, mode: str | None = None,
-            doc_id: str | None = None, correct_spelling: bool | None = None) -> dict[str, Any]:
-        payload = {"question": question, "k": k, "mode": mode, "doc_id": doc_id, "correct_spelling": correct_spelling}
+            doc_id: str | None = None, correct_spelling: bool | None = None,
+            filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``POST /ask``; ``filters`` are evidence filters (design, min_n, year_from, year_to, drug)."""
+        payload = {"question": question, "k": k, "mode": mode, "doc_id": doc_id, "correct_spelling": correct_spelling,
+                   **(filters or {})}
         return self._call("POST", "/ask", json={key: v for key, v in payload.items() if v is not None})
 
     def search(self, q: str, *, k: int | None = None, mode: str | None = None,
-               doc_id: str | None = None) -> dict[str, Any]:
-        params = {"q": q, "k": k, "mode": mode, "doc_id": doc_id}
+               doc_id: str | None = None, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = {"q": q, "k": k, "mode": mode, "doc_id": doc_id, **(filters or {})}
         return self._call("GET", "/search", params={key: v for key, v in params.items() if v is not None})
 
     def passage(self, chunk_id: str) -> dict[str, Any]:

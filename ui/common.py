@@ -6,12 +6,14 @@ answers in ``st.cache_data`` keyed by the index build, so a rebuilt index is nev
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from crps_qa.ingest.facets import badge
 from crps_qa.settings import Settings
 from ui.client import ApiClient, ApiError, ServiceDownError
 
@@ -74,12 +76,37 @@ def require_ready(client: ApiClient) -> dict[str, Any]:
     return status
 
 
+FILTER_KEYS = ("design", "min_n", "year_from", "year_to", "drug")  # session_state keys of the sidebar
+
+
+def evidence_filters(state: Any) -> str:
+    """The sidebar's evidence filters as the JSON the service takes (a string, so answers cache on
+    it): only those set; "{}" when none is."""
+    chosen = {key: state.get(key) for key in FILTER_KEYS}
+    chosen["design"] = list(chosen["design"] or []) or None
+    chosen["min_n"] = chosen["min_n"] or None  # 0 = any size
+    chosen["drug"] = chosen["drug"] or None
+    return json.dumps({key: value for key, value in chosen.items() if value is not None}, sort_keys=True)
+
+
 @st.cache_data(ttl=600, max_entries=128, show_spinner=False)
 def ask(base_url: str, build_id: str | None, question: str, k: int, mode: str, doc_id: str | None,
-        as_typed: bool = False) -> dict:
+        as_typed: bool = False, filters: str = "{}") -> dict:
     """``POST /ask``, cached per index build so reruns (expanding a card) do not ask again.
-    ``as_typed``: do not let the service correct typos."""
-    return _client(base_url).ask(question, k=k, mode=mode, doc_id=doc_id, correct_spelling=False if as_typed else None)
+    ``as_typed``: do not let the service correct typos; ``filters``: see :func:`evidence_filters`."""
+    return _client(base_url).ask(question, k=k, mode=mode, doc_id=doc_id, correct_spelling=False if as_typed else None,
+                                 filters=json.loads(filters))
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def document(base_url: str, build_id: str | None, doc_id: str) -> dict:
+    """One document with its cleaned text (to quote where each facet was read)."""
+    return _client(base_url).document(doc_id, include_text=True)
+
+
+def badges(docs: list[dict]) -> dict[str, str]:
+    """The one-line evidence badge of each document, by doc_id ("" when its facets are unknown)."""
+    return {d["doc_id"]: badge(d.get("facets")) for d in docs}
 
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)

@@ -8,6 +8,7 @@ and let the rest of the passage be parsed as Markdown.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ mark.cq-cite{background:#ffe58a;color:inherit;padding:0 .1rem;border-radius:.2re
 .cq-answer{font-size:1.1rem;line-height:1.6}
 .cq-refused{border-left:4px solid #d29922;padding:.5rem 1rem}
 .cq-corrected{font-size:.9rem;opacity:.8;margin-bottom:.5rem}
+.cq-evidence{font-size:.8rem;display:inline-block;border-radius:.7rem;padding:0 .5rem;margin-bottom:.3rem;
+  background:rgba(31,111,235,.12)}
 </style>
 """
 
@@ -165,9 +168,11 @@ def location(item: Mapping[str, Any]) -> str:
 
 
 def card_html(
-    hit: Mapping[str, Any], *, citations: Sequence[Mapping[str, Any]] = (), terms: Sequence[str] = ()
+    hit: Mapping[str, Any], *, citations: Sequence[Mapping[str, Any]] = (), terms: Sequence[str] = (),
+    evidence: str = "",
 ) -> str:
-    """One source card: markers, title, section, page, score and the highlighted passage."""
+    """One source card: markers, title, the paper's evidence badge (when known), section, page,
+    score and the highlighted passage."""
     spans = cited_spans(hit, citations)
     markers = "".join(f'<span class="cq-marker">[{m}]</span>' for m in sorted({m for _, _, m in spans}))
     score = hit.get("score")
@@ -176,7 +181,8 @@ def card_html(
     return (
         f'<div class="cq-card">'
         f'<div class="cq-card-head">{markers} {escape(str(hit.get("title") or hit.get("doc_id", "")))}</div>'
-        f'<div class="cq-meta">{escape(meta)}</div>'
+        + (f'<div class="cq-evidence">{escape(evidence)}</div>' if evidence else "")
+        + f'<div class="cq-meta">{escape(meta)}</div>'
         f'<div class="cq-snippet">{highlight(hit.get("text", ""), spans, terms)}</div>'
         f"</div>"
     )
@@ -240,3 +246,17 @@ def _trim(neighbour: Mapping[str, Any] | None, passage: Mapping[str, Any], side:
         return text[: len(text) - overlap] if overlap > 0 else text
     overlap = passage.get("char_end", 0) - neighbour.get("char_start", 0)
     return text[overlap:] if overlap > 0 else text
+
+
+def citation_with_receipt(answer: Mapping[str, Any]) -> str:
+    """Plain text to paste into a note: the answer, its numbered sources (title, section, page,
+    character span, quote) and the receipt that ``crps-qa replay`` checks later."""
+    lines = [str(answer.get("answer", "")), ""]
+    for c in answer.get("citations", []):
+        where = " · ".join(p for p in (location(c), f"chars {c.get('char_start')}–{c.get('char_end')}") if p)
+        lines.append(f"[{c.get('marker')}] {c.get('title')} ({c.get('doc_id')}), {where}: “{c.get('quote', '')}”")
+    receipt = answer.get("receipt")
+    if receipt:
+        lines += ["", "Receipt (check it with: crps-qa replay RECEIPT.json):",
+                  json.dumps(receipt, indent=2, ensure_ascii=False)]
+    return "\n".join(lines)

@@ -61,9 +61,48 @@ class CleanDocument:
         return title
 
 
+FACET_NAMES = ("design", "n", "population", "intervention", "follow_up", "year")
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One fact about a paper's evidence and where it was read: ``text[char_start:char_end]``
+    states it (``source="text"``), or the catalog set it (``source="catalog"``; the span then
+    points at the value in the text when it appears there, else it is empty, 0-0)."""
+
+    value: Any
+    char_start: int
+    char_end: int
+    source: str = "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Facets:
+    """A paper's evidence facets (:mod:`crps_qa.ingest.facets`); None = not stated in the paper."""
+
+    design: Facet | None = None  # "case report", "case series", "retrospective cohort", ...
+    n: Facet | None = None  # number of patients (int)
+    population: Facet | None = None  # {"crps_type", "limb", "age", "sex"}: those stated
+    intervention: Facet | None = None  # {"drug", "route", "dose", "duration"}: those stated
+    follow_up: Facet | None = None  # e.g. "4 weeks"
+    year: Facet | None = None  # {"from": 1996, "to": 2002}: treatment period, else the paper's own date
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: None if (f := getattr(self, name)) is None else f.to_dict() for name in FACET_NAMES}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Facets:
+        data = data or {}
+        return cls(**{name: Facet(**data[name]) for name in FACET_NAMES if data.get(name)})
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
-    """Catalog metadata of a document (from ``corpus/catalog.json`` or derived from the file)."""
+    """Catalog metadata of a document (from ``corpus/catalog.json`` or derived from the file),
+    and the evidence facets read from its text."""
 
     doc_id: str
     title: str
@@ -72,9 +111,15 @@ class DocumentInfo:
     year: int | None = None
     venue: str | None = None
     study_type: str | None = None
+    facets: Facets = field(default_factory=Facets)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**{k: v for k, v in asdict(self).items() if k != "facets"}, "facets": self.facets.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentInfo:
+        """The inverse of ``to_dict`` (an index built before facets existed gives empty ones)."""
+        return cls(**{**data, "facets": Facets.from_dict(data.get("facets"))})
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def search_as_typed() -> None:
 def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], base_url: str,
                 build_id: str | None, slot: int) -> None:
     citations = answer.get("citations", [])
-    st.markdown(render.card_html(hit, citations=citations, terms=terms), unsafe_allow_html=True)
+    evidence = evidence_badges(base_url, build_id).get(hit.get("doc_id", ""), "")
+    st.markdown(render.card_html(hit, citations=citations, terms=terms, evidence=evidence), unsafe_allow_html=True)
     box = st.expander("Read the surrounding text", key=f"context-{slot}-{hit['chunk_id']}", on_change="rerun")
     with box:
         if not box.open:  # fetched only once opened: k cards must not cost k requests per rerun
@@ -40,6 +41,14 @@ def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], b
             st.caption(f"Could not load the passage: {exc.detail}")
             return
         st.markdown(render.context_html(body, citations=citations, terms=terms), unsafe_allow_html=True)
+
+
+def evidence_badges(base_url: str, build_id: str | None) -> dict[str, str]:
+    """Each paper's evidence badge ("Case series · n = 33 · ..."); {} if the documents cannot be listed."""
+    try:
+        return common.badges(common.documents(base_url, build_id))
+    except common.ApiError:
+        return {}
 
 
 def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> None:
@@ -62,6 +71,11 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
     st.markdown(render.answer_html(answer), unsafe_allow_html=True)
     st.caption(f"confidence {float(answer.get('confidence', 0.0)):.2f} · "
                f"{len(answer.get('citations', []))} cited sentence(s) · hover a marker to see its source")
+    if answer.get("receipt"):
+        with st.expander("Copy citation with receipt"):
+            st.caption("The answer, its sources and a receipt; `crps-qa replay RECEIPT.json` later shows whether "
+                       "the same papers, model and settings still give the same answer. Copy with the icon.")
+            st.code(render.citation_with_receipt(answer), language="text")
     cited, rest = render.order_sources(answer)
     st.subheader("Sources")
     for slot, hit in enumerate(cited):
@@ -97,11 +111,11 @@ if question:
     try:
         with st.spinner("Searching the papers…"):
             answer = common.ask(client.base_url, status.get("build_id"), question, k, mode, doc_id or None,
-                                bool(st.session_state.get("as_typed")))
+                                bool(st.session_state.get("as_typed")), common.evidence_filters(st.session_state))
     except common.ServiceDownError as exc:
         st.error(f"The service stopped answering: {exc.detail}")
         st.code(common.START_COMMANDS, language="bash")
     except common.ApiError as exc:
-        (st.warning if exc.status == 422 else st.error)(exc.detail)
+        (st.warning if exc.status in (404, 422) else st.error)(exc.detail)
     else:
         show_answer(answer, client.base_url, status.get("build_id"))

@@ -5,12 +5,13 @@ def search(pipeline: PipelineDep): ...      # 503 with the fix when no index is 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from crps_qa.api.service import Service
 from crps_qa.pipeline import Pipeline
+from crps_qa.search.filters import EvidenceFilter
 
 
 async def get_service(request: Request) -> Service:
@@ -25,6 +26,12 @@ async def get_pipeline(service: ServiceDep) -> Pipeline:
 
 
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+
+
+def evidence_filter(body: Any) -> EvidenceFilter:
+    """The evidence filters of a request body (or of query parameters with the same names)."""
+    return EvidenceFilter.of(design=body.design, min_n=body.min_n, year_from=body.year_from, year_to=body.year_to,
+                             drug=body.drug)
 
 
 def doc_ids(value: list[str] | str | None) -> tuple[str, ...]:

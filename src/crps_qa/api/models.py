@@ -6,7 +6,7 @@ Response models mirror the records' ``to_dict`` contracts field for field (``Hit
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -20,6 +20,14 @@ MODE_ENUM = {"enum": list(MODES)}
 # Markers that openapi.py replaces with the running service's limits (see there).
 QUERY_LIMITS = {"x-limits": "query"}
 K_LIMITS = {"x-limits": "k"}
+Design = Literal["case report", "case series", "retrospective cohort", "prospective cohort",
+                 "randomized controlled trial", "systematic review", "meta-analysis", "narrative review"]
+DESIGN_DOC = ("Only papers of this study design (repeatable): case report, case series, retrospective cohort, "
+              "prospective cohort, randomized controlled trial, systematic review, meta-analysis, narrative review.")
+MIN_N_DOC = "Only papers with at least this many patients (papers that state no n are left out)."
+YEAR_FROM_DOC = "Only papers whose period (treatment years, else publication year) reaches this year or later."
+YEAR_TO_DOC = "Only papers whose period starts in this year or earlier."
+DRUG_DOC = "Only papers whose intervention is this drug (ketamine also finds S-ketamine)."
 CORRECT_DOC = ("Correct words that look like typos of words the papers use before searching (default); "
                "false searches the text exactly as sent.")
 
@@ -30,6 +38,7 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+CountOfOne = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
 
 
 class ErrorOut(BaseModel):
@@ -38,7 +47,17 @@ class ErrorOut(BaseModel):
     )
 
 
-class SearchIn(BaseModel):
+class FiltersIn(BaseModel):
+    """Evidence filters shared by search and ask; they narrow the papers searched."""
+
+    design: list[Design] | Design | None = Field(None, description=DESIGN_DOC, examples=[["case report"]])
+    min_n: CountOfOne | None = Field(None, description=MIN_N_DOC, examples=[10])
+    year_from: WholeNumber | None = Field(None, description=YEAR_FROM_DOC, examples=[2000])
+    year_to: WholeNumber | None = Field(None, description=YEAR_TO_DOC, examples=[2020])
+    drug: str | None = Field(None, description=DRUG_DOC, examples=["ketamine"])
+
+
+class SearchIn(FiltersIn):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,  # JSON has types: k=true or k="5" is a mistake, not a number
@@ -56,7 +75,7 @@ class SearchIn(BaseModel):
     correct_spelling: bool = Field(True, description=CORRECT_DOC)
 
 
-class AskIn(BaseModel):
+class AskIn(FiltersIn):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
@@ -119,6 +138,28 @@ class PassageContextOut(BaseModel):
     next: PassageOut | None = Field(description="The passage after it in the same document, if any.")
 
 
+class FacetOut(BaseModel):
+    """One evidence fact and the span of the cleaned text it was read from."""
+
+    value: Any = Field(description="design: str; n: int; population/intervention: object of the attributes "
+                       "stated; follow_up: str; year: {from, to}.")
+    char_start: int
+    char_end: int
+    source: str = Field(description='"text" (read from the paper) or "catalog" (set in catalog.json; '
+                        "the span is empty when the text does not contain the value).")
+
+
+class FacetsOut(BaseModel):
+    """Evidence facets of a paper; null where the paper does not state one."""
+
+    design: FacetOut | None
+    n: FacetOut | None
+    population: FacetOut | None
+    intervention: FacetOut | None
+    follow_up: FacetOut | None
+    year: FacetOut | None
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -128,6 +169,7 @@ class DocumentOut(BaseModel):
     study_type: str | None
     path: str
     passages: int = Field(description="Number of indexed passages.")
+    facets: FacetsOut
 
 
 class DocumentsOut(BaseModel):
@@ -172,6 +214,12 @@ class AnswerOut(BaseModel):
     )
     corrections: list[CorrectionOut] = Field(description=CORRECTIONS_DOC)
     query: str = Field(description="The question as searched: whitespace collapsed, typos corrected.")
+    receipt: dict[str, Any] = Field(
+        description="What produced this answer: index build id and manifest hash, model name, backend and "
+        "weights hash, the ranking and answering settings, the request as typed and as searched, every paper's "
+        "hash, each citation's chunk_id, span and content hashes, and the crps-qa version. "
+        "`crps-qa replay RECEIPT.json` asks again and reports \"identical\" or what differs."
+    )
 
 
 class HealthOut(BaseModel):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from crps_qa.errors import CrpsQaError, IndexMissingError
 from crps_qa.pipeline import Pipeline
+from crps_qa.receipt import model_fingerprint
 from crps_qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Service:
         build = pipeline.data.build_id
         try:
             count = pipeline.warm()
+            model_fingerprint(pipeline)  # hashes the model's weight files once, for every answer's receipt
         except Exception:  # noqa: BLE001 - a failed warm-up only costs the first requests time
             log.exception("warm-up failed")
             return

@@ -4,6 +4,8 @@
     crps-qa search "max ketamine infusion rate" --k 5
     crps-qa search --queries questions.jsonl --json > hits.jsonl
     crps-qa ask "what was the maximum S-ketamine infusion rate?"
+    crps-qa ask "what dose was used?" --design "case report" --json > answer.json
+    crps-qa replay answer.json                     # "identical", or what changed since
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ KOpt = Annotated[int | None, typer.Option("--k", "-k", help="Number of passages 
 ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON lines on stdout.")]
 AsTypedOpt = Annotated[bool, typer.Option("--as-typed", help="Do not correct words that look like typos.")]
+DesignOpt = Annotated[list[str] | None, typer.Option("--design", help="Only papers of this design (repeatable), "
+                      "e.g. 'case report', 'retrospective cohort'.")]
+MinNOpt = Annotated[int | None, typer.Option("--min-n", help="Only papers with at least this many patients.")]
+YearFromOpt = Annotated[int | None, typer.Option("--year-from", help="Only papers whose period reaches this year.")]
+YearToOpt = Annotated[int | None, typer.Option("--year-to", help="Only papers whose period starts by this year.")]
+DrugOpt = Annotated[str | None, typer.Option("--drug", help="Only papers about this drug (ketamine, S-ketamine).")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -129,24 +137,29 @@ def search(
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
     as_typed: AsTypedOpt = False,
+    design: DesignOpt = None, min_n: MinNOpt = None, year_from: YearFromOpt = None, year_to: YearToOpt = None,
+    drug: DrugOpt = None,
 ) -> None:
     """Find the passages that answer a question, each cited to document, section, page and span.
 
     Examples: crps-qa search "how long did pain relief last" --k 3
+              crps-qa search "infusion rate" --design "case report" --drug ketamine
               crps-qa search --queries eval/questions.jsonl --json
     """
-    def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
-        request = pipeline.validate(text, k=k, mode=mode, doc_ids=doc or (), correct=not as_typed)
+    filters = (design, min_n, year_from, year_to, drug)
+
+    def record(pipeline: Any, text: str, docs: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+        request = pipeline.validate(text, k=k, mode=mode, doc_ids=docs, correct=not as_typed)
         hits = pipeline.run(request)
         line = {"hits": [h.to_dict() for h in hits], "corrections": [c.to_dict() for c in request.corrections]}
-        return line, (request, hits)
+        return line, (request, hits, _badges(pipeline))
 
     def show(result: Any) -> None:
-        request, hits = result
+        request, hits, badges = result
         _print_corrections(request.query.text, request.corrections)
-        _print_hits(hits)
+        _print_hits(hits, badges)
 
-    _run_each("search", query, queries, index_dir, k, mode, doc, record, show, as_json)
+    _run_each("search", query, queries, index_dir, k, mode, doc, record, show, as_json, filters)
 
 
 def _print_corrections(searched: str, corrections: Any) -> None:
@@ -156,7 +169,14 @@ def _print_corrections(searched: str, corrections: Any) -> None:
         typer.secho(f"Searched for: {searched} ({fixed})\n", italic=True)
 
 
-def _print_hits(hits: list) -> None:
+def _badges(pipeline: Any) -> dict[str, str]:
+    """Each indexed paper's one-line evidence badge ("Case series · n = 33 · ..."), by doc_id."""
+    from crps_qa.ingest.facets import badge
+
+    return {doc_id: badge(info.facets.to_dict()) for doc_id, info in pipeline.data.documents.items()}
+
+
+def _print_hits(hits: list, badges: dict[str, str] | None = None) -> None:
     if not hits:
         typer.echo("No passage matches this question.")
     for hit in hits:
@@ -166,6 +186,8 @@ def _print_hits(hits: list) -> None:
             if part
         )
         typer.secho(f"[{hit.rank}] {hit.title}", bold=True)
+        if (badges or {}).get(hit.doc_id):
+            typer.echo(f"    {badges[hit.doc_id]}")
         typer.echo(f"    {hit.doc_id} · {where} · score {hit.score:.3f}")
         typer.echo(f"    {hit.text}\n")
 
@@ -180,38 +202,57 @@ def ask(
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
     as_typed: AsTypedOpt = False,
+    design: DesignOpt = None, min_n: MinNOpt = None, year_from: YearFromOpt = None, year_to: YearToOpt = None,
+    drug: DrugOpt = None,
 ) -> None:
     """Answer with sentences quoted from the papers, each marked [n] and cited to document, section,
     page and span, or refuse ("Not found in the corpus: ...") and list the closest passages.
+    With --json the answer carries a receipt that `crps-qa replay` checks later.
 
     Examples: crps-qa ask "what was the maximum S-ketamine infusion rate?"
+              crps-qa ask "what dose was used?" --design "case report" --json > answer.json
               crps-qa ask --queries eval/questions.jsonl --json > answers.jsonl
     """
-    def record(pipeline: Any, text: str) -> tuple[dict[str, Any], Any]:
-        answer = pipeline.ask(text, k=k, mode=mode, doc_ids=doc or (), correct=not as_typed)
-        return {key: value for key, value in answer.to_dict().items() if key != "question"}, answer
+    from crps_qa.receipt import AskRequest, make_receipt
+    from crps_qa.search.filters import EvidenceFilter
 
-    _run_each("ask", question, queries, index_dir, k, mode, doc, record, _print_answer, as_json)
+    filters = (design, min_n, year_from, year_to, drug)
+
+    def record(pipeline: Any, text: str, docs: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+        wanted = EvidenceFilter.of(design=design, min_n=min_n, year_from=year_from, year_to=year_to, drug=drug)
+        request = AskRequest(text, k, mode, tuple(doc or ()), not as_typed, wanted)
+        answer = request.run(pipeline)
+        line = {key: value for key, value in answer.to_dict().items() if key != "question"}
+        return {**line, "receipt": make_receipt(pipeline, answer, request)}, (answer, _badges(pipeline))
+
+    _run_each("ask", question, queries, index_dir, k, mode, doc, record, lambda shown: _print_answer(*shown),
+              as_json, filters)
 
 
 def _run_each(
     command: str, question: str | None, queries: Path | None, index_dir: Path | None, k: int | None, mode: str,
-    doc: list[str] | None, record: Any, show: Any, as_json: bool,
+    doc: list[str] | None, record: Any, show: Any, as_json: bool, filters: tuple = (None,) * 5,
 ) -> None:
     """The shared body of ``search`` and ``ask``: one question or a JSON-lines batch, every request
     validated before anything is printed, then one JSON line per query (with its id in batch mode)
-    or human output via ``show``. ``record(pipeline, question)`` returns (JSON record, what ``show``
-    prints)."""
+    or human output via ``show``. ``record(pipeline, question, doc_ids)`` returns (JSON record, what
+    ``show`` prints); ``doc_ids`` are --doc narrowed by the evidence ``filters`` (design, min_n,
+    year_from, year_to, drug)."""
+    from crps_qa.search.filters import EvidenceFilter
+
     try:
         settings = _settings(index_dir=index_dir)
         if (question is None) == (queries is None):
             raise QueryError(f'Give either a question ("crps-qa {command} \\"...\\"") or --queries FILE.jsonl.')
         batch = read_queries(queries) if queries else [{"id": None, "question": question}]
+        design, min_n, year_from, year_to, drug = filters
+        wanted = EvidenceFilter.of(design=design, min_n=min_n, year_from=year_from, year_to=year_to, drug=drug)
         pipeline = _open_pipeline(settings)
+        docs = wanted.resolve(pipeline.data.documents, doc or ())
         for item in batch:  # validate everything before printing anything
-            pipeline.validate(item["question"], k=k, mode=mode, doc_ids=doc or ())
+            pipeline.validate(item["question"], k=k, mode=mode, doc_ids=docs)
         for item in batch:
-            line, result = record(pipeline, item["question"])
+            line, result = record(pipeline, item["question"], docs)
             if as_json or queries:
                 line = {"id": item["id"], **line} if queries else line
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -221,7 +262,7 @@ def _run_each(
         raise fail(exc) from exc
 
 
-def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, imported lazily
+def _print_answer(answer, badges: dict[str, str] | None = None) -> None:  # noqa: ANN001 - types.Answer
     _print_corrections(answer.query, answer.corrections)
     typer.echo(answer.answer)
     if answer.missing_terms:
@@ -229,19 +270,26 @@ def _print_answer(answer) -> None:  # noqa: ANN001 - crps_qa.types.Answer, impor
     typer.echo(f"(confidence {answer.confidence:.2f})\n")
     if answer.refused:
         typer.secho("Related reading:", bold=True)
-        _print_hits(list(answer.passages))
+        _print_hits(list(answer.passages), badges)
         return
     typer.secho("Sources:", bold=True)
     for c in answer.citations:
         where = ", ".join(part for part in (c.section, f"p. {c.page}" if c.page else None,
                                             f"chars {c.char_start}-{c.char_end}") if part)
-        typer.echo(f"[{c.marker}] {c.title}\n    {c.doc_id} · {where}\n    \"{' '.join(c.quote.split())}\"")
+        evidence = f"\n    {badges[c.doc_id]}" if (badges or {}).get(c.doc_id) else ""
+        typer.echo(f"[{c.marker}] {c.title}{evidence}\n    {c.doc_id} · {where}\n    \"{' '.join(c.quote.split())}\"")
 
 
 @app.command()
 def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
-    """List the indexed documents with their metadata."""
+    """List the indexed documents with their metadata and evidence facets (design, n, population,
+    intervention, follow-up, year; with --json each facet has the span of the text it was read from).
+
+    Examples: crps-qa documents
+              crps-qa documents --json | jq .facets.design
+    """
     from crps_qa.index.store import load_index
+    from crps_qa.ingest.facets import badge
 
     try:
         data = load_index(_settings(index_dir=index_dir).index_dir)
@@ -256,10 +304,13 @@ def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
         else:
             kind, year = info.study_type or "unknown type", info.year or "n.d."
             typer.echo(f"{doc_id}  ({kind}, {year}, {counts.get(doc_id, 0)} passages)\n    {info.title}")
+            evidence = badge(info.facets.to_dict())
+            if evidence:
+                typer.echo(f"    {evidence}")
 
 
-# eval and serve live in crps_qa.cli.admin; importing it registers them on ``app``
-from crps_qa.cli import admin  # noqa: E402, F401
+# eval and serve live in crps_qa.cli.admin, replay in crps_qa.cli.replay; importing them registers them on ``app``
+from crps_qa.cli import admin, replay  # noqa: E402, F401
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from crps_qa.index.store import (
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.ingest.catalog import describe, load_catalog
 from crps_qa.ingest.chunk import chunk_document, split_sentences
+from crps_qa.ingest.facets import FACETS_VERSION
 from crps_qa.ingest.normalize import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.settings import Settings
@@ -94,6 +95,8 @@ def is_stale(settings: Settings) -> str | None:
         return "chunking settings changed"
     if "token_keys" not in manifest:
         return "the index predates stored token vectors"  # refreshed: only those are computed
+    if manifest.get("facets_version") != FACETS_VERSION:
+        return "the evidence facet rules changed"  # refreshed: every vector is reused
     report = ingest_corpus(settings.corpus_dir)
     now = {raw.doc_id: raw.sha256 for raw in report.documents}
     before = {doc_id: d["sha256"] for doc_id, d in manifest.get("documents", {}).items()}
@@ -230,6 +233,7 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
             "model": settings.model,
             "dimension": embedder.dimension,
             "chunking": chunking_settings(settings),
+            "facets_version": FACETS_VERSION,
             "documents": hashes,
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},

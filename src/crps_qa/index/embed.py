@@ -10,10 +10,12 @@ Models are loaded from site-packages only (``HF_HUB_OFFLINE=1``): nothing is dow
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,8 +93,24 @@ def resolve_model_path(name: str) -> Path:
     )
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+
+
+def weights_sha256(folder: Path) -> str:
+    """One hash of a model folder's weight files (name and bytes of each, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline from disk."""
+
+    backend = "sentence-transformers"
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,11 +123,17 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
             raise ModelError(f"Could not load embedding model {name!r} from {path}: {exc}") from exc
         self.name = name
+        self.path = path
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:
             raise ModelError(f"Model {name!r} at {path} does not report an embedding dimension.")
         self.dimension = int(dim)
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """Hash of the weight files this model was loaded from (read once per process, on first use)."""
+        return weights_sha256(self.path)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:

@@ -306,7 +306,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         )
         for doc_id, d in docs.items()
     }
-    documents = {doc_id: DocumentInfo(**d["info"]) for doc_id, d in docs.items()}
+    documents = {doc_id: DocumentInfo.from_dict(d["info"]) for doc_id, d in docs.items()}
     vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, dense.d), np.float32)
     return IndexData(
         manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences,

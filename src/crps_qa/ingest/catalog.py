@@ -4,6 +4,8 @@
                     "authors": "...", "year": 2009, "venue": "...", "study_type": "retrospective cohort"}]}
 
 Adding a document needs no catalog entry: its title is then taken from its first line.
+An entry may also override evidence facets read from the text (:mod:`crps_qa.ingest.facets`):
+``"facets": {"n": 12, "design": "case series"}``; the facet is then marked ``source: "catalog"``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from pathlib import Path
 
 from crps_qa.errors import IngestError
+from crps_qa.ingest.facets import extract_facets
 from crps_qa.types import CleanDocument, DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -36,11 +39,15 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
 
 
 def describe(doc: CleanDocument, path: str, catalog: dict[str, dict]) -> DocumentInfo:
-    """Metadata for one document, catalog first."""
+    """Metadata for one document, catalog first, with the evidence facets of its text."""
     entry = catalog.get(doc.doc_id, {})
     title = entry.get("title") or _first_line(doc.text) or Path(path).stem
+    try:
+        facets = extract_facets(doc, entry)
+    except ValueError as exc:
+        raise IngestError(f"{CATALOG_FILE}: {exc}") from exc
     return DocumentInfo(
-        doc_id=doc.doc_id, path=path, **{**{f: entry.get(f) for f in _FIELDS}, "title": title}
+        doc_id=doc.doc_id, path=path, **{**{f: entry.get(f) for f in _FIELDS}, "title": title}, facets=facets
     )
 
 

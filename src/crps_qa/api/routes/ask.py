@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from crps_qa.api.deps import PipelineDep, doc_ids
+from crps_qa.api.deps import PipelineDep, doc_ids, evidence_filter
 from crps_qa.api.models import AnswerOut, AskIn, ErrorOut
+from crps_qa.receipt import AskRequest, make_receipt
 
 router = APIRouter(tags=["ask"])
 
@@ -17,7 +18,8 @@ router = APIRouter(tags=["ask"])
     response_model=AnswerOut,
     responses={
         400: {"model": ErrorOut, "description": "The body could not be read (e.g. not UTF-8)."},
-        404: {"model": ErrorOut, "description": "Unknown document id in doc_id."},
+        404: {"model": ErrorOut, "description": "Unknown document id in doc_id, or no paper matches the evidence "
+              "filters."},
         422: {
             "model": ErrorOut,
             "description": "Empty or too long question, k out of range or unknown mode.",
@@ -33,7 +35,9 @@ def ask(pipeline: PipelineDep, body: AskIn) -> dict[str, Any]:
     into `citations`, or `refused: true` with a fixed phrase when the passages do not answer it;
     `missing_terms` then names the question's specific words that no indexed paper uses, if any.
     Words that look like typos are corrected first and listed in `corrections`
-    (`"correct_spelling": false` asks the question exactly as sent)."""
-    answer = pipeline.ask(body.question, k=body.k, mode=body.mode, doc_ids=doc_ids(body.doc_id),
-                          correct=body.correct_spelling)
-    return answer.to_dict()
+    (`"correct_spelling": false` asks the question exactly as sent). Evidence filters (`design`, `min_n`,
+    `year_from`, `year_to`, `drug`) narrow the papers answered from; `receipt` records what produced the answer."""
+    request = AskRequest(body.question, body.k, body.mode, doc_ids(body.doc_id), body.correct_spelling,
+                         evidence_filter(body))
+    answer = request.run(pipeline)
+    return {**answer.to_dict(), "receipt": make_receipt(pipeline, answer, request)}

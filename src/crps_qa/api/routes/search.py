@@ -10,27 +10,35 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from crps_qa.api.deps import PipelineDep, doc_ids
+from crps_qa.api.deps import PipelineDep, doc_ids, evidence_filter
 from crps_qa.api.models import (
     CORRECT_DOC,
+    DESIGN_DOC,
     DOC_ID_DOC,
+    DRUG_DOC,
     K_DOC,
     K_LIMITS,
+    MIN_N_DOC,
     MODE_DOC,
     MODE_ENUM,
     QUERY_LIMITS,
     QUESTION,
+    YEAR_FROM_DOC,
+    YEAR_TO_DOC,
+    Design,
     ErrorOut,
+    FiltersIn,
     SearchIn,
     SearchOut,
 )
 from crps_qa.pipeline import Pipeline
+from crps_qa.search.filters import EvidenceFilter
 
 router = APIRouter(tags=["search"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body could not be read (e.g. not UTF-8)."},
-    404: {"model": ErrorOut, "description": "Unknown document id in doc_id."},
+    404: {"model": ErrorOut, "description": "Unknown document id in doc_id, or no paper matches the evidence filters."},
     422: {"model": ErrorOut, "description": "Empty or too long query, k out of range or unknown mode."},
     503: {"model": ErrorOut, "description": "No index loaded; the detail names the command that builds it."},
 }
@@ -38,7 +46,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def run_search(
     pipeline: Pipeline, query: str, k: int | None, mode: str, docs: tuple[str, ...], correct: bool = True,
+    filters: EvidenceFilter | None = None,
 ) -> dict[str, Any]:
+    if filters:  # evidence filters narrow the documents searched
+        docs = filters.resolve(pipeline.data.documents, docs)
     request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs, correct=correct)
     hits = pipeline.run(request)
     return {"query": request.query.text, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
@@ -56,13 +67,22 @@ def search_get(
     mode: Annotated[str, Query(description=MODE_DOC, json_schema_extra=MODE_ENUM)] = "hybrid",
     doc_id: Annotated[list[str] | None, Query(description=DOC_ID_DOC)] = None,
     correct_spelling: Annotated[bool, Query(description=CORRECT_DOC)] = True,
+    design: Annotated[list[Design] | None, Query(description=DESIGN_DOC)] = None,
+    min_n: Annotated[int | None, Query(description=MIN_N_DOC, ge=1)] = None,
+    year_from: Annotated[int | None, Query(description=YEAR_FROM_DOC)] = None,
+    year_to: Annotated[int | None, Query(description=YEAR_TO_DOC)] = None,
+    drug: Annotated[str | None, Query(description=DRUG_DOC)] = None,
 ) -> dict[str, Any]:
     """The k passages that best answer `q`, rank 1 first, each cited to document, section, page and
-    character span. Example: `GET /search?q=skin+temperature&k=3&mode=bm25`."""
-    return run_search(pipeline, q, k, mode, doc_ids(doc_id), correct_spelling)
+    character span. Example: `GET /search?q=skin+temperature&k=3&mode=bm25`; only case reports:
+    `GET /search?q=dose&design=case+report`."""
+    filters = FiltersIn(design=design, min_n=min_n, year_from=year_from, year_to=year_to, drug=drug)
+    return run_search(pipeline, q, k, mode, doc_ids(doc_id), correct_spelling, evidence_filter(filters))
 
 
 @router.post("/search", response_model=SearchOut, responses=ERRORS, summary="Search (JSON body)")
 def search_post(pipeline: PipelineDep, body: SearchIn) -> dict[str, Any]:
-    """Same as `GET /search`, with the fields in a JSON body (`query` or `q`, `k`, `mode`, `doc_id`)."""
-    return run_search(pipeline, body.query, body.k, body.mode, doc_ids(body.doc_id), body.correct_spelling)
+    """Same as `GET /search`, with the fields in a JSON body (`query` or `q`, `k`, `mode`, `doc_id`, and the
+    evidence filters)."""
+    return run_search(pipeline, body.query, body.k, body.mode, doc_ids(body.doc_id), body.correct_spelling,
+                      evidence_filter(body))
