@@ -59,7 +59,8 @@ def compare(before: Path, after: Path) -> int:
             print(f"{old.name}: {len(a)} lines before, {len(b)} after")
             differences += 1
         for x, y in zip(a, b, strict=False):
-            if not same(json.loads(x), json.loads(y)):
+            # an answer's receipt names its index build, which differs between two recordings
+            if not same(*({k: v for k, v in json.loads(line).items() if k != "receipt"} for line in (x, y))):
                 print(f"{old.name}: {json.loads(x).get('id')} differs")
                 differences += 1
     print(f"{differences} difference(s) over {len(list(before.glob('*.jsonl')))} files")

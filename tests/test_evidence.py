@@ -220,6 +220,8 @@ def test_http_ask_carries_a_receipt(client, pipeline):
     assert receipt["settings"]["refusal_threshold"] == 0.43
     assert set(receipt["papers"]) == {"case", "cohort", "review"}
     assert all(len(c["passage_sha256"]) == 64 for c in receipt["citations"]) and receipt["citations"]
+    again = client.post("/ask", json={"question": "What was the dose of ketamine?", "k": 3}).json()["receipt"]
+    assert again == receipt  # no clock time in it: the same question and setup give the same receipt
 
 
 # ---------------------------------------------------------------------------- replay

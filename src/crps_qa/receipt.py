@@ -5,7 +5,8 @@ identical or shown exactly what changed (a paper, a setting, the index build, th
     result = replay(receipt, pipeline)                          # asks again under today's setup
     result.identical, result.differences                        # True, () — or what differs
 
-Hashes are SHA-256 hex digests: the index manifest (canonical JSON), each paper's file bytes
+A receipt holds no clock time, so the same question over the same index, model and settings
+gives the same receipt. Hashes are SHA-256 hex digests: the index manifest (canonical JSON), each paper's file bytes
 (as indexed), each cited passage's text and quote, the answer text and the model's weight files.
 """
 
@@ -15,7 +16,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from crps_qa.errors import QueryError
@@ -83,7 +83,6 @@ def make_receipt(pipeline: Pipeline, answer: Answer, request: AskRequest) -> dic
     return {
         "receipt_version": RECEIPT_VERSION,
         "crps_qa_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "index": {"build_id": data.build_id, "manifest_sha256": sha256(manifest),
                   "built_at": data.manifest.get("built_at")},
         "model": model_fingerprint(pipeline),
