@@ -189,6 +189,7 @@ def test_page_opened_by_its_url_works(browser, ui_url: str):
     page.goto(ui_url + "corpus")
     page.get_by_text("documents ·").first.wait_for(timeout=60_000)
     page.get_by_text("5 of 5 papers").wait_for(timeout=60_000)  # the evidence table has one row per paper
+    page.get_by_test_id("stDataFrame").wait_for(timeout=60_000)  # the grid mounts after the text around it
     assert page.get_by_test_id("stDataFrame").count() == 1
     assert page.get_by_text("Traceback").count() == 0
     context.close()
