@@ -218,6 +218,7 @@ def test_http_ask_carries_a_receipt(client, pipeline):
     assert receipt["model"] == {"name": "fake", "backend": "FakeEmbedder", "weights_sha256": None}
     assert receipt["request"]["question"] == "What was the dose of ketamine?" and receipt["request"]["k"] == 3
     assert receipt["settings"]["refusal_threshold"] == 0.43
+    assert receipt["settings"]["hybrid_stages"] == list(Settings().hybrid_stages)  # as JSON has it
     assert set(receipt["papers"]) == {"case", "cohort", "review"}
     assert all(len(c["passage_sha256"]) == 64 for c in receipt["citations"]) and receipt["citations"]
     again = client.post("/ask", json={"question": "What was the dose of ketamine?", "k": 3}).json()["receipt"]

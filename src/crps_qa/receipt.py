@@ -27,8 +27,8 @@ from crps_qa.types import Answer
 RECEIPT_VERSION = 1
 # The settings that change what is ranked or answered (not paths, ports or batch sizes).
 ANSWER_SETTINGS = ("model", "chunk_max_words", "chunk_overlap_sentences", "fusion", "rrf_k", "dense_weight",
-                   "sentence_weight", "rescore_depth", "match_weight", "doc_weight", "candidates", "query_expansion",
-                   "spelling_correction", "refusal_threshold", "default_k")
+                   "sentence_weight", "rescore_depth", "match_weight", "doc_weight", "hybrid_stages", "dense_stages",
+                   "candidates", "query_expansion", "spelling_correction", "refusal_threshold", "default_k")
 
 
 def sha256(text: str) -> str:
@@ -70,7 +70,9 @@ def model_fingerprint(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def answer_settings(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in ANSWER_SETTINGS}
+    """The settings that shape an answer, as JSON has them (a tuple becomes a list), so a receipt read
+    back from a file compares equal to a fresh one."""
+    return json.loads(json.dumps({name: getattr(settings, name) for name in ANSWER_SETTINGS}))
 
 
 def make_receipt(pipeline: Pipeline, answer: Answer, request: AskRequest) -> dict[str, Any]:
