@@ -4,6 +4,9 @@
     report = build(settings, embedder, rebuild=True)
 
 A file that cannot be read is reported in ``report.skipped`` and the rest still indexes.
+Documents are read and embedded ``index_batch_documents`` at a time, each batch committed to
+``builds/.staging`` (:mod:`crps_qa.index.staging`): a killed build run again resumes after its
+last committed batch. The joined index is published atomically at the end (store.save_index).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import ChainMap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,28 +23,25 @@ from typing import Any
 import numpy as np
 
 from crps_qa.errors import CrpsQaError, IngestError
+from crps_qa.index.ann import build_dense
 from crps_qa.index.embed import Embedder, TokenEncoder
-from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import FORMAT_VERSION, read_manifest
 from crps_qa.index.match_text import match_text
+from crps_qa.index.staging import Progress, Stage
 from crps_qa.index.store import (
+    BUILDS,
     IndexData,
-    SentenceTable,
     TokenTable,
     build_lock,
     load_index,
-    make_dense,
-    new_build_id,
     save_index,
-    utc_now,
     vector_key,
 )
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
-from crps_qa.ingest.catalog import describe, load_catalog
-from crps_qa.ingest.chunk import chunk_document, split_sentences
+from crps_qa.ingest.catalog import load_catalog
+from crps_qa.ingest.chunk import split_sentences
 from crps_qa.ingest.facets import FACETS_VERSION
-from crps_qa.ingest.normalize import normalize_document
-from crps_qa.ingest.read import ingest_corpus
+from crps_qa.ingest.read import corpus_files, ingest_corpus
 from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, SkippedFile
 
@@ -93,6 +95,8 @@ def is_stale(settings: Settings) -> str | None:
         return f"model changed ({manifest.get('model')} → {settings.model})"
     if manifest.get("chunking") != chunking_settings(settings):
         return "chunking settings changed"
+    if manifest.get("dense", {}).get("exact_below", settings.exact_search_below) != settings.exact_search_below:
+        return "exact_search_below changed"  # only the dense index is redone: every vector is reused
     if "token_keys" not in manifest:
         return "the index predates stored token vectors"  # refreshed: only those are computed
     if manifest.get("facets_version") != FACETS_VERSION:
@@ -189,77 +193,68 @@ def sentence_spans(texts: dict[str, CleanDocument], passages: list[Passage]) -> 
     return tuple(np.asarray(a, dtype=np.int64) for a in (rows, starts, ends))
 
 
-def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False) -> BuildReport:
-    """Index ``settings.corpus_dir`` into ``settings.index_dir`` (see module docstring)."""
+def build(
+    settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> BuildReport:
+    """Index ``settings.corpus_dir`` into ``settings.index_dir`` (see module docstring).
+
+    Documents are embedded in batches of ``index_batch_documents``; each batch is committed to the
+    stage (:mod:`crps_qa.index.staging`) as soon as it is done, and ``on_batch(number)`` is called.
+    A build that was killed resumes from its committed batches: nothing they hold is embedded
+    again. The index is published (atomically) only when every batch is done."""
+    # here, not at the top: crps_qa.index.batches uses this module's helpers
+    from crps_qa.index.batches import assemble, batches, embed_batch, fingerprint, staged_tokens
+
     started = time.perf_counter()
     if embedder.name != settings.model:
         raise CrpsQaError(f"Embedder {embedder.name!r} does not match the model setting {settings.model!r}.")
     with build_lock(settings.index_dir):
-        report = ingest_corpus(settings.corpus_dir)
-        if not report.documents:
+        catalog = load_catalog(settings.corpus_dir)
+        files = corpus_files(settings.corpus_dir)
+        stage = Stage.open(settings.index_dir / BUILDS, fingerprint(settings, embedder))
+        cache, token_cache = ({}, {}) if rebuild else _previous_vectors(settings)
+        skipped: list[SkippedFile] = []
+        meter = Progress(len(files), enabled=progress)
+        parts, embedded, sentences_embedded = [], 0, 0
+        for number, batch in enumerate(batches(settings.corpus_dir, settings.index_batch_documents, skipped)):
+            done = stage.committed(number, [(raw.doc_id, raw.sha256) for raw in batch])
+            if done is None:
+                meta, arrays, counts = embed_batch(batch, settings, embedder, catalog, ChainMap({}, cache))
+                stage.commit(number, meta, arrays)
+                embedded, sentences_embedded = embedded + counts[0], sentences_embedded + counts[1]
+                if on_batch is not None:
+                    on_batch(number)
+            else:
+                meta, arrays = done
+            parts.append((meta, arrays))
+            meter.advance(len(batch), len(meta["passages"]), fresh=done is None)
+        meter.close()
+        if not parts:
             raise IngestError(
                 f"No readable documents in {settings.corpus_dir}/ "
-                f"({len(report.skipped)} skipped). Add .txt, .md or .pdf files and run crps-qa index again."
+                f"({len(skipped)} skipped). Add .txt, .md or .pdf files and run crps-qa index again."
             )
-        catalog = load_catalog(settings.corpus_dir)
-        texts, documents, passages, hashes = {}, {}, [], {}
-        for raw in report.documents:
-            clean = normalize_document(raw)
-            texts[raw.doc_id] = clean
-            documents[raw.doc_id] = describe(clean, raw.path, catalog)
-            doc_passages = chunk_document(
-                clean, max_words=settings.chunk_max_words, overlap_sentences=settings.chunk_overlap_sentences
-            )
-            passages.extend(doc_passages)
-            hashes[raw.doc_id] = {"sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages)}
-
-        cache, token_cache = ({}, {}) if rebuild else _previous_vectors(settings)
-        embed = {"batch_size": settings.batch_size, "progress": progress}
-        inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
-        vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, **embed)
-        # Each sentence on its own, without title context: re-scoring asks "does one sentence of
-        # this passage say what the question asks?", which a whole-passage vector blurs.
-        rows, starts, ends = sentence_spans(texts, passages)
-        sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
-        sentence_vectors, sentence_keys, sentences_embedded = embed_cached(
-            sentence_texts, settings.model, embedder, cache, **embed
-        )
-        sentences = SentenceTable(rows, starts, ends, sentence_vectors)
-
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "build_id": new_build_id(),
-            "built_at": utc_now(),
-            "model": settings.model,
-            "dimension": embedder.dimension,
-            "chunking": chunking_settings(settings),
-            "facets_version": FACETS_VERSION,
-            "documents": hashes,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-            "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
-            "vector_keys": keys,
-            "sentence_keys": sentence_keys,
-        }
-        data = IndexData(
-            manifest, documents, texts, passages, vectors, make_dense(vectors),
-            Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()), sentences=sentences,
-        )
+        data = assemble(parts, settings, embedder, skipped)
+        data.dense, dense_report = build_dense(data.vectors, exact_below=settings.exact_search_below)
+        data.manifest["dense"] = dense_report.to_dict()  # index type, efSearch, recall@10 against exact
         # the word matcher's token vectors of every sentence, so no query or warm-up encodes them
-        data.tokens, token_keys, tokens_encoded = token_table(
-            data, embedder, settings.model, token_cache, batch_size=settings.batch_size
+        data.tokens, token_keys, tokens_encoded = staged_tokens(
+            stage, parts, data, embedder, settings, token_cache, on_batch=on_batch
         )
-        manifest["token_keys"] = token_keys
+        data.manifest["token_keys"] = token_keys
         build_dir = save_index(data, settings.index_dir)
-    for skipped in report.skipped:
-        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+        stage.remove()
+    for file in skipped:
+        log.warning("skipped %s: %s", file.path, file.reason)
     return BuildReport(
         build_dir=build_dir,
-        documents=len(documents),
-        passages=len(passages),
+        documents=len(data.documents),
+        passages=len(data.passages),
         embedded=embedded,
-        reused=len(passages) - embedded,
+        reused=len(data.passages) - embedded,
         sentences_embedded=sentences_embedded,
-        skipped=report.skipped,
+        skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
         tokens_encoded=tokens_encoded,
     )

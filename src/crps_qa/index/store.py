@@ -6,8 +6,11 @@ Layout (``index_dir``)::
     builds/<build id>/manifest.json             format, model, dimension, chunking, hashes, counts
                      /documents.json            metadata + cleaned text + pages + sections
                      /passages.jsonl            one Passage per line; line i is vector row i
-                     /dense.faiss               IndexFlatIP over unit vectors (inner product = cosine)
-                     /sentences.npz             every passage's sentences: passage row, span, unit vector
+                     /dense.faiss               unit vectors (inner product = cosine): IndexFlatIP, or HNSW/IVF
+                                                above a size (index/ann.py; manifest "dense" says which)
+                     /vectors.npy               the passage vectors again, memory-mapped on load
+                     /sentences.npz             every passage's sentences: passage row, span ...
+                     /sentence_vectors.npy      ... and unit vector (memory-mapped on load)
                      /token_index.npz           every distinct sentence's span and where its token vectors are ...
                      /token_vectors.npy         ... float16, one per word piece (TokenTable; optional)
                      /bm25/                     bm25s files
@@ -37,6 +40,7 @@ import faiss
 import numpy as np
 
 from crps_qa.errors import REBUILD_HINT, IndexCorruptError
+from crps_qa.index.ann import build_dense, read_dense, read_vectors, write_dense
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import CURRENT, check_compatible, current_build, read_manifest
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
@@ -69,13 +73,18 @@ class SentenceTable:
         return len(self.rows)
 
     def save(self, path: Path) -> None:
+        # scale (issue 14): vectors in their own .npy beside ``path``, so loading can memory-map them
         with open(path, "wb") as handle:
-            np.savez(handle, rows=self.rows, starts=self.starts, ends=self.ends, vectors=self.vectors)
+            np.savez(handle, rows=self.rows, starts=self.starts, ends=self.ends)
+        np.save(path.with_name("sentence_vectors.npy"), np.ascontiguousarray(self.vectors, dtype=np.float32))
 
     @classmethod
     def load(cls, path: Path) -> SentenceTable:
         with np.load(path) as arrays:
-            return cls(*(np.asarray(arrays[name]) for name in ("rows", "starts", "ends", "vectors")))
+            spans = [np.asarray(arrays[name]) for name in ("rows", "starts", "ends")]
+            if "vectors" in arrays:  # written before the vectors had their own file
+                return cls(*spans, np.asarray(arrays["vectors"]))
+        return cls(*spans, np.load(path.with_name("sentence_vectors.npy"), mmap_mode="r"))
 
 
 class TokenTable:
@@ -174,11 +183,10 @@ def vector_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
 
 
-def make_dense(vectors: np.ndarray) -> faiss.Index:
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+def make_dense(vectors: np.ndarray, *, exact_below: int | None = None) -> faiss.Index:
+    """The dense index of ``vectors``: exact, or HNSW/IVF from ``exact_below`` rows (see index/ann.py;
+    ``build_dense`` also reports the measured recall, for the manifest)."""
+    return build_dense(vectors, exact_below=len(vectors) + 1 if exact_below is None else exact_below)[0]
 
 
 # ---------------------------------------------------------------------------- writing
@@ -205,7 +213,8 @@ def save_index(data: IndexData, index_dir: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        faiss.write_index(data.dense, str(tmp / "dense.faiss"))
+        write_dense(data.dense, tmp / "dense.faiss")
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))  # scale: mmap on load
         data.bm25.save(tmp / "bm25")
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
             for passage in data.passages:
@@ -272,7 +281,8 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     check_compatible(manifest, index_dir, model=model, dimension=dimension)
     build = current_build(index_dir)
     try:
-        dense = faiss.read_index(str(build / "dense.faiss"))
+        dense = read_dense(build / "dense.faiss")  # scale (issue 14): memory-mapped
+        vectors = read_vectors(build / "vectors.npy", dense)
         docs = json.loads((build / "documents.json").read_text(encoding="utf-8"))
         with open(build / "passages.jsonl", encoding="utf-8") as lines:
             passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
@@ -307,8 +317,8 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         for doc_id, d in docs.items()
     }
     documents = {doc_id: DocumentInfo.from_dict(d["info"]) for doc_id, d in docs.items()}
-    vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, dense.d), np.float32)
     return IndexData(
         manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences,
         tokens=tokens,
     )
+

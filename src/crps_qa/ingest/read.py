@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -120,37 +121,47 @@ def _is_candidate(path: Path, root: Path) -> bool:
     return True
 
 
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """The supported files under ``corpus_dir`` (recursively), in sorted path order."""
+    if not corpus_dir.is_dir():
+        raise IngestError(
+            f"corpus folder {corpus_dir} does not exist; create it and put the papers there, "
+            "or pass --corpus PATH"
+        )
+    return sorted((p for p in corpus_dir.rglob("*") if p.is_file() and _is_candidate(p, corpus_dir)),
+                  key=lambda p: p.relative_to(corpus_dir).as_posix())  # fmt: skip
+
+
+def iter_corpus(corpus_dir: Path) -> Iterator[RawDocument | SkippedFile]:
+    """Each of :func:`corpus_files` read, one at a time (a streaming build holds one batch)."""
+    owners: dict[str, str] = {}
+    for path in corpus_files(corpus_dir):
+        doc_id = doc_id_for(path)
+        if doc_id in owners:
+            reason = (f"document id {doc_id!r} is already used by {owners[doc_id]}; "
+                      "rename one of the two files")  # fmt: skip
+            log.warning("skipping %s: %s", path, reason)
+            yield SkippedFile(str(path), reason)
+            continue
+        try:
+            document = read_document(path)
+        except IngestError as exc:
+            log.warning("skipping %s", exc)
+            yield SkippedFile(str(path), str(exc))
+            continue
+        owners[doc_id] = str(path)
+        yield document
+
+
 def ingest_corpus(corpus_dir: Path) -> IngestReport:
     """Read every supported file under ``corpus_dir`` (recursively, in sorted path order).
 
     Unreadable files and second files with an already used ``doc_id`` are reported in
     ``IngestReport.skipped``; only a missing ``corpus_dir`` raises ``IngestError``.
     """
-    if not corpus_dir.is_dir():
-        raise IngestError(
-            f"corpus folder {corpus_dir} does not exist; create it and put the papers there, "
-            "or pass --corpus PATH"
-        )
-    files = sorted((p for p in corpus_dir.rglob("*") if p.is_file() and _is_candidate(p, corpus_dir)),
-                   key=lambda p: p.relative_to(corpus_dir).as_posix())  # fmt: skip
     documents: list[RawDocument] = []
     skipped: list[SkippedFile] = []
-    owners: dict[str, str] = {}
-    for path in files:
-        doc_id = doc_id_for(path)
-        if doc_id in owners:
-            reason = (f"document id {doc_id!r} is already used by {owners[doc_id]}; "
-                      "rename one of the two files")  # fmt: skip
-            skipped.append(SkippedFile(str(path), reason))
-            log.warning("skipping %s: %s", path, reason)
-            continue
-        try:
-            document = read_document(path)
-        except IngestError as exc:
-            skipped.append(SkippedFile(str(path), str(exc)))
-            log.warning("skipping %s", exc)
-            continue
-        owners[doc_id] = str(path)
-        documents.append(document)
+    for item in iter_corpus(corpus_dir):
+        (documents if isinstance(item, RawDocument) else skipped).append(item)  # type: ignore[arg-type]
     log.info("ingested %d documents from %s, skipped %d", len(documents), corpus_dir, len(skipped))
     return IngestReport(documents=tuple(documents), skipped=tuple(skipped))

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import faiss
 import numpy as np
 
+from crps_qa.index import ann
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.store import IndexData
 from crps_qa.query.analyzer import Query
@@ -63,8 +63,7 @@ class Dense:
         if (run.rows is not None and len(run.rows) == 0) or index.ntotal == 0:
             return retrieved(run, {})
         n = min(run.depth, index.ntotal if run.rows is None else len(run.rows))
-        params = None if run.rows is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(run.rows))
-        scores, ids = index.search(np.asarray(query.vector).reshape(1, -1), n, params=params)
+        scores, ids = ann.search(index, np.asarray(query.vector), n, run.rows)  # exact, HNSW or IVF; rows filter
         return retrieved(run, {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0})
 
 

@@ -1,0 +1,178 @@
+"""Indexing in batches: read, chunk and embed a batch of documents, commit it to the stage, join
+the committed batches into one index, and compute the token vectors batch by batch.
+
+Used by :func:`crps_qa.index.build.build`; the on-disk stage is :mod:`crps_qa.index.staging`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crps_qa.index.build import (
+    MATCH_TEMPLATE,
+    chunking_settings,
+    corpus_expansions,
+    embed_cached,
+    embedding_text,
+    sentence_spans,
+    token_table,
+)
+from crps_qa.index.embed import Embedder
+from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.manifest import FORMAT_VERSION
+from crps_qa.index.staging import Stage
+from crps_qa.index.store import IndexData, SentenceTable, TokenTable, new_build_id, utc_now
+from crps_qa.ingest.catalog import describe
+from crps_qa.ingest.chunk import chunk_document
+from crps_qa.ingest.facets import FACETS_VERSION
+from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.read import iter_corpus
+from crps_qa.settings import Settings
+from crps_qa.types import CleanDocument, DocumentInfo, Passage, RawDocument, Section, SkippedFile
+
+
+def batches(corpus_dir: Path, size: int, skipped: list[SkippedFile]) -> Iterator[list[RawDocument]]:
+    """The corpus's documents, read ``size`` at a time (files that cannot be read go to ``skipped``)."""
+    batch: list[RawDocument] = []
+    for item in iter_corpus(corpus_dir):
+        if isinstance(item, SkippedFile):
+            skipped.append(item)
+            continue
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """What committed batches depend on: another value empties the stage."""
+    return {"format_version": FORMAT_VERSION, "model": settings.model, "dimension": embedder.dimension,
+            "chunking": chunking_settings(settings), "batch_documents": settings.index_batch_documents,
+            "match_template": MATCH_TEMPLATE}
+
+
+def embed_batch(
+    batch: Sequence[RawDocument], settings: Settings, embedder: Embedder, catalog: Any, cache: MutableMapping,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], tuple[int, int]]:
+    """One batch of documents read, chunked and embedded: (meta, arrays, (passages embedded,
+    sentences embedded)) as :meth:`Stage.commit` stores them."""
+    texts, documents, passages, described = {}, {}, [], []
+    for raw in batch:
+        clean = normalize_document(raw)
+        texts[raw.doc_id], documents[raw.doc_id] = clean, describe(clean, raw.path, catalog)
+        doc_passages = chunk_document(
+            clean, max_words=settings.chunk_max_words, overlap_sentences=settings.chunk_overlap_sentences
+        )
+        passages.extend(doc_passages)
+        described.append({
+            "doc_id": raw.doc_id, "sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages),
+            "info": documents[raw.doc_id].to_dict(), "text": clean.text, "page_starts": list(clean.page_starts),
+            "sections": [[section.start, section.title] for section in clean.sections],
+        })
+    embed = {"batch_size": settings.batch_size, "progress": False}
+    inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
+    vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, **embed)
+    # Each sentence on its own, without title context: re-scoring asks "does one sentence of
+    # this passage say what the question asks?", which a whole-passage vector blurs.
+    rows, starts, ends = sentence_spans(texts, passages)
+    sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
+    sentence_vectors, sentence_keys, sentences_embedded = embed_cached(sentence_texts, settings.model, embedder, cache,
+                                                                 **embed)
+    meta = {"sources": [[raw.doc_id, raw.sha256] for raw in batch], "documents": described,
+            "passages": [p.to_dict() for p in passages], "vector_keys": keys, "sentence_keys": sentence_keys}
+    arrays = {"vectors": vectors, "sentence_rows": rows, "sentence_starts": starts, "sentence_ends": ends,
+              "sentence_vectors": sentence_vectors}
+    return meta, arrays, (embedded, sentences_embedded)
+
+
+def assemble(
+    parts: list[tuple[dict, dict[str, np.ndarray]]], settings: Settings, embedder: Embedder,
+    skipped: Sequence[SkippedFile],
+) -> IndexData:
+    """The committed batches joined, in corpus order, as one index (without its dense index and
+    token table yet): passage row i of batch b is row (passages before b) + i."""
+    texts, documents, hashes, passages, keys, sentence_keys = {}, {}, {}, [], [], []
+    vectors, spans, sentence_vectors = [], ([], [], []), []
+    for meta, arrays in parts:
+        for d in meta["documents"]:
+            texts[d["doc_id"]] = CleanDocument(doc_id=d["doc_id"], text=d["text"], page_starts=tuple(d["page_starts"]),
+                                               sections=tuple(Section(a, t) for a, t in d["sections"]))
+            documents[d["doc_id"]] = DocumentInfo.from_dict(d["info"])
+            hashes[d["doc_id"]] = {"sha256": d["sha256"], "path": d["path"], "passages": d["passages"]}
+        spans[0].append(arrays["sentence_rows"] + len(passages))
+        spans[1].append(arrays["sentence_starts"])
+        spans[2].append(arrays["sentence_ends"])
+        passages.extend(Passage(**p) for p in meta["passages"])
+        vectors.append(arrays["vectors"])
+        sentence_vectors.append(arrays["sentence_vectors"])
+        keys += meta["vector_keys"]
+        sentence_keys += meta["sentence_keys"]
+    sentences = SentenceTable(*(np.concatenate(column).astype(np.int64) for column in spans),
+                              np.concatenate(sentence_vectors).astype(np.float32))
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "build_id": new_build_id(),
+        "built_at": utc_now(),
+        "model": settings.model,
+        "dimension": embedder.dimension,
+        "chunking": chunking_settings(settings),
+        "facets_version": FACETS_VERSION,
+        "documents": hashes,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+        "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
+        "vector_keys": keys,
+        "sentence_keys": sentence_keys,
+    }
+    passage_vectors = np.concatenate(vectors).astype(np.float32)
+    return IndexData(manifest, documents, texts, passages, passage_vectors, None,
+                     Bm25Index.build([p.text for p in passages]), corpus_expansions(texts.values()),
+                     sentences=sentences)
+
+
+def staged_tokens(
+    stage: Stage, parts: list[tuple[dict, dict[str, np.ndarray]]], data: IndexData, embedder: Embedder,
+    settings: Settings, cache: dict[str, np.ndarray], *, on_batch: Callable[[int], None] | None = None,
+) -> tuple[TokenTable | None, list[str], int]:
+    """The token table of every sentence, batch by batch, each batch committed to the stage
+    (under the corpus's expansions, which the sentences are read with: see ``token_table``)."""
+    expansions = hashlib.sha256(json.dumps(data.expansions).encode()).hexdigest()[:16]
+    keys, vectors, text_keys, encoded, row = [], [], [], 0, 0
+    for number, (meta, _) in enumerate(parts):
+        ids = {d["doc_id"] for d in meta["documents"]}
+        rows = range(row, row + len(meta["passages"]))
+        row = rows.stop
+        saved = stage.tokens(number, expansions)
+        if saved is None:
+            table, batch_keys, count = token_table(_batch_view(data, ids, rows), embedder, settings.model, cache,
+                                                   batch_size=settings.batch_size)
+            if table is None:
+                return None, [], 0
+            stage.commit_tokens(number, expansions, table, batch_keys)
+            encoded += count
+            if on_batch is not None:
+                on_batch(len(parts) + number)
+        else:
+            table, batch_keys = saved
+        keys += [(d, int(a), int(b)) for d, a, b in zip(table.doc_ids, table.starts, table.ends, strict=True)]
+        vectors += [table.vectors[table.offsets[i] : table.offsets[i + 1]] for i in range(len(table))]
+        text_keys += batch_keys
+    return TokenTable.of(keys, vectors, embedder.dimension), text_keys, encoded
+
+
+def _batch_view(data: IndexData, doc_ids: set[str], rows: range) -> IndexData:
+    """The part of ``data`` one batch made (its passages, their sentences), with the whole
+    corpus's expansions."""
+    table = data.sentences
+    keep = (table.rows >= rows.start) & (table.rows < rows.stop)
+    sentences = SentenceTable(table.rows[keep] - rows.start, table.starts[keep], table.ends[keep], table.vectors[keep])
+    return IndexData(data.manifest, {d: data.documents[d] for d in doc_ids}, {d: data.texts[d] for d in doc_ids},
+                     data.passages[rows.start : rows.stop], data.vectors[rows.start : rows.stop], None, data.bm25,
+                     data.expansions, sentences=sentences)
