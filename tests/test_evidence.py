@@ -132,7 +132,7 @@ def test_years_given_backwards_are_named_in_the_error(pipeline):
 @pytest.fixture
 def cli(settings, monkeypatch):
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
-    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embed, "load_embedder", lambda name, **_: FakeEmbedder(name))
     runner = CliRunner()
 
     def invoke(*args: str):
