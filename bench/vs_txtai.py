@@ -29,7 +29,6 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +87,6 @@ def run_crps_qa(directory: Path, docs: int | None = None, queries: int | None = 
     from crps_qa.search.fusion import ranked
     from crps_qa.search.retrieve import Retriever
     from crps_qa.settings import Settings
-    from crps_qa.types import CleanDocument
 
     _threads()
     settings = Settings()
@@ -97,11 +95,8 @@ def run_crps_qa(directory: Path, docs: int | None = None, queries: int | None = 
     started = time.perf_counter()
     data, _, _ = build_beir_index(corpus, embedder, batch_size=settings.batch_size, cache=None)
     # the sentences' token vectors too, as `crps-qa index` stores them (else each query encodes them)
-    # (token_table reads each unit's text as a document's; the index itself keeps none, as in beir.py)
-    units = {p.doc_id: CleanDocument(doc_id=p.doc_id, text=p.text, page_starts=(0,), sections=())
-             for p in data.passages}
-    data.tokens = token_table(replace(data, texts=units), embedder, embedder.name, {},
-                              batch_size=settings.batch_size)[0]
+    # (token_table reads a document without cleaned text as its one passage, as beir.py does)
+    data.tokens = token_table(data, embedder, embedder.name, batch_size=settings.batch_size)[0]
     retriever, analyzer = Retriever(data, embedder, settings), QueryAnalyzer(data, embedder, settings)
     if retriever.matcher is not None:  # the title lines' token vectors, as the service warms them at load
         retriever.matcher.title_vectors([d["_id"] for d in corpus])

@@ -60,17 +60,31 @@ def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
-    """The real all-MiniLM-L6-v2, loaded once per test session from site-packages."""
+def onnx_cache(tmp_path_factory) -> Path:
+    """The ONNX export folder of this test session: the model is exported once per session."""
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="session")
+def real_embedder(onnx_cache):
+    """The real all-MiniLM-L6-v2 on the default backend (int8 ONNX), loaded once per test session."""
+    from crps_qa.index.embed import load_embedder
+
+    return load_embedder("all-MiniLM-L6-v2", backend="onnx-int8", cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The real all-MiniLM-L6-v2 run by sentence-transformers (embed_backend=torch)."""
     from crps_qa.index.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")
-def real_settings(tmp_path_factory) -> Settings:
+def real_settings(tmp_path_factory, onnx_cache) -> Settings:
     """Default settings over the real corpus, indexing into a fresh folder."""
-    return Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real") / "index")
+    return Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("real") / "index", embed_cache_dir=onnx_cache)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from crps_qa import cli  # noqa: E402
 from crps_qa.index import embed  # noqa: E402
 from fakes import FakeEmbedder  # noqa: E402
 
-embed.load_embedder = lambda name="fake": FakeEmbedder(name)
+embed.load_embedder = lambda name="fake", **_: FakeEmbedder(name)
 
 if __name__ == "__main__":
     cli.main()

@@ -470,7 +470,7 @@ def test_answer_hit_compares_squashed_text():
 @pytest.fixture
 def cli(tmp_path, tiny_corpus, monkeypatch):
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
-    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embed, "load_embedder", lambda name, **_: FakeEmbedder(name))
     runner = CliRunner()
     index_dir = str(tmp_path / "index")
     assert runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index", index_dir]).exit_code == 0

@@ -99,7 +99,7 @@ def test_eval_command_prints_a_table_with_the_sentence_count(beir_dir, tmp_path,
     from crps_qa.index import embed
 
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
-    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embed, "load_embedder", lambda name, **_: FakeEmbedder(name))
     args = ["eval", "--beir", str(beir_dir), "--beir-cache", str(tmp_path / "v.npy"), "--modes", "bm25,hybrid"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ from fakes import FakeEmbedder
 @pytest.fixture
 def cli(tmp_path, tiny_corpus, monkeypatch):
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
-    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embed, "load_embedder", lambda name, **_: FakeEmbedder(name))
     runner = CliRunner()
     index_dir = str(tmp_path / "index")
 

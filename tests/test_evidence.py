@@ -132,7 +132,7 @@ def test_years_given_backwards_are_named_in_the_error(pipeline):
 @pytest.fixture
 def cli(settings, monkeypatch):
     monkeypatch.setenv("CRPS_QA_MODEL", "fake")
-    monkeypatch.setattr(embed, "load_embedder", lambda name: FakeEmbedder(name))
+    monkeypatch.setattr(embed, "load_embedder", lambda name, **_: FakeEmbedder(name))
     runner = CliRunner()
 
     def invoke(*args: str):
@@ -289,13 +289,14 @@ def test_replay_in_a_new_process_with_the_real_model_is_identical(real_pipeline,
     request = AskRequest("What was the highest ketamine infusion rate?", filters=EvidenceFilter.of(min_n=10))
     answer = request.run(real_pipeline)
     receipt = make_receipt(real_pipeline, answer, request)
-    assert receipt["model"]["backend"] == "sentence-transformers" and len(receipt["model"]["weights_sha256"]) == 64
+    assert receipt["model"]["backend"] == "onnx-int8" and len(receipt["model"]["weights_sha256"]) == 64
     assert {c["doc_id"] for c in receipt["citations"]} <= {"mackay-low-dose-ketamine-retrospective",
                                                          "erasmus-low-dose-s-ketamine-cohort"}
     saved = tmp_path / "answer.json"
     saved.write_text(json.dumps({**answer.to_dict(), "receipt": receipt}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRPS_QA_")}
-    env.update(PYTHONPATH=str(REPO / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(PYTHONPATH=str(REPO / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               CRPS_QA_EMBED_CACHE_DIR=str(real_settings.embed_cache_dir))  # the session's ONNX export
     result = subprocess.run([sys.executable, "-m", "crps_qa.cli", "replay", str(saved), "--index",
                              str(real_settings.index_dir)], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=600)

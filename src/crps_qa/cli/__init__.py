@@ -89,7 +89,7 @@ def _open_pipeline(settings: Settings):  # noqa: ANN202 - imported lazily: torch
     from crps_qa.pipeline import Pipeline
 
     Pipeline.preflight(settings)  # no or mismatched index: say so before spending seconds on the model
-    return Pipeline.open(settings, embedder=embed.load_embedder(settings.model))
+    return Pipeline.open(settings, embedder=embed.embedder_for(settings))
 
 
 @app.command()
@@ -114,7 +114,7 @@ def index(
                 typer.echo(f"index in {settings.index_dir}/ is up to date", err=True)
                 return
             typer.echo(f"indexing: {reason}", err=True)
-        report = build(settings, embed.load_embedder(settings.model), rebuild=rebuild, progress=True)
+        report = build(settings, embed.embedder_for(settings), rebuild=rebuild, progress=True)
     except CrpsQaError as exc:
         raise fail(exc) from exc
     for skipped in report.skipped:

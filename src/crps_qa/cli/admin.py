@@ -85,7 +85,7 @@ def _eval_beir(directory: Path, settings: Settings, modes: list[str], cache: Pat
     from crps_qa.evaluate.beir import run_beir
     from crps_qa.index import embed
 
-    result = run_beir(directory, settings, embed.load_embedder(settings.model), modes=modes, cache=cache)
+    result = run_beir(directory, settings, embed.embedder_for(settings), modes=modes, cache=cache)
     if as_json:
         typer.echo(json.dumps(result.__dict__))
         return

@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from crps_qa.errors import ConfigError
-from crps_qa.index.build import embed_cached
-from crps_qa.index.embed import Embedder
+from crps_qa.index.build import embed_cached, token_table
+from crps_qa.index.embed import Embedder, TokenEncoder
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.store import IndexData, SentenceTable, make_dense
+from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.chunk import split_sentences
 from crps_qa.query.analyzer import QueryAnalyzer
+from crps_qa.query.spelling import Speller
 from crps_qa.search.fusion import ranked
 from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
@@ -123,40 +125,97 @@ def sentence_cache(cache: Path) -> Path:
     return cache.with_name(f"{cache.stem}-sentences.npy")
 
 
+def token_cache(cache: Path) -> Path:
+    """The folder of a BEIR corpus's compressed token vectors (a TokenTable), beside its vectors."""
+    return cache.with_name(f"{cache.stem}-tokens")
+
+
+def _sentences_with_tokens(
+    texts: list[str], embedder: Embedder, keys: list[tuple[str, int, int]], *, batch_size: int
+) -> tuple[np.ndarray, TokenTable]:
+    """Sentence vectors and the word matcher's token vectors from one pass of the model: for a
+    BEIR document the matcher reads a sentence as it is (no abbreviations, no table captions),
+    so one text gives both. Each distinct text is encoded once."""
+    match_texts = [" ".join(text.split()) for text in texts]  # WordMatcher.with_caption's spacing
+    distinct = list(dict.fromkeys(match_texts))
+    writer = TokenWriter(embedder.dimension)
+    pooled: dict[str, np.ndarray] = {}
+    step = batch_size * 64  # long runs of texts: the encoder sorts each run by length
+    for start in range(0, len(distinct), step):
+        chunk = distinct[start : start + step]
+        vectors, tokens = embedder.encode_with_tokens(chunk)  # type: ignore[attr-defined]
+        for text, vector, token_vectors in zip(chunk, vectors, tokens, strict=True):
+            pooled[text] = vector
+            writer.add(text, token_vectors.vectors)
+        log.info("sentences and token vectors: %d of %d", start + len(chunk), len(distinct))
+    first = dict(zip(keys, match_texts, strict=True))
+    table_keys = sorted(set(keys))
+    return np.stack([pooled[t] for t in match_texts]), writer.table(table_keys, [first[k] for k in table_keys])
+
+
+def _token_capable(embedder: Embedder) -> bool:
+    if not isinstance(embedder, TokenEncoder):
+        return False
+    probe = embedder.encode_tokens(["probe"])[0].vectors
+    return probe.ndim == 2 and probe.shape[1] == embedder.dimension
+
+
 def build_beir_index(
-    corpus: Sequence[dict], embedder: Embedder, *, batch_size: int, cache: Path | None, sentences: bool = True
+    corpus: Sequence[dict], embedder: Embedder, *, batch_size: int, cache: Path | None, sentences: bool = True,
+    tokens: bool = True,
 ) -> tuple[IndexData, float, float]:
-    """One passage per document, with its sentences (``sentences=False``: none, so no re-scoring).
-    Vectors are cached in ``cache`` (a .npy file) and ``<stem>-sentences.npy`` when given.
-    Returns the index, seconds spent on document vectors and on sentence vectors."""
+    """One passage per document, with its sentences (``sentences=False``: none, so no re-scoring)
+    and their token vectors, compressed as ``crps-qa index`` stores them (``tokens=False``, or an
+    embedder without token vectors: none, so the word matcher encodes candidates at query time).
+    Vectors are cached in ``cache`` (a .npy file), ``<stem>-sentences.npy`` and ``<stem>-tokens/``
+    when given. Returns the index, seconds spent on document vectors and on sentences (their
+    vectors and token vectors)."""
     units = [unit_text(d) for d in corpus]
     texts = [text for text, _ in units]
     started = time.perf_counter()
     vectors = _cached_vectors(cache, texts, embedder, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    table, sentence_seconds = None, 0.0
-    if sentences:
-        rows, starts, ends = beir_sentences(units)
-        started = time.perf_counter()
-        sentence_vectors = _cached_vectors(
-            None if cache is None else sentence_cache(cache),
-            [texts[r][a:b] for r, a, b in zip(rows, starts, ends, strict=True)],
-            embedder,
-            batch_size=batch_size,
-        )
-        table = SentenceTable(rows, starts, ends, sentence_vectors)
-        sentence_seconds = time.perf_counter() - started
+    table, token_table_, token_folder, sentence_seconds = None, None, None, 0.0
     passages = [
         Passage(chunk_id=d["_id"], doc_id=d["_id"], text=text, char_start=0, char_end=len(text))
         for d, text in zip(corpus, texts, strict=True)
     ]
+    if sentences:
+        started = time.perf_counter()
+        rows, starts, ends = beir_sentences(units)
+        sentence_texts = [texts[r][a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
+        keys = [(passages[r].doc_id, int(a), int(b)) for r, a, b in zip(rows, starts, ends, strict=True)]
+        vector_file = None if cache is None else sentence_cache(cache)
+        token_folder = None if cache is None else token_cache(cache)
+        tokens = tokens and _token_capable(embedder)
+        if tokens and token_folder is not None and (token_folder / "token_index.npz").exists():
+            token_table_ = TokenTable.load(token_folder)
+            if token_table_ is None or len(token_table_) != len(set(keys)):
+                raise ConfigError(f"Token cache {token_folder} does not fit this corpus/model; delete it.")
+        if tokens and token_table_ is None and (vector_file is None or not vector_file.exists()):
+            sentence_vectors, token_table_ = _sentences_with_tokens(sentence_texts, embedder, keys,
+                                                                    batch_size=batch_size)
+            if vector_file is not None:
+                np.save(vector_file, sentence_vectors)
+        else:
+            sentence_vectors = _cached_vectors(vector_file, sentence_texts, embedder, batch_size=batch_size)
+        table = SentenceTable(rows, starts, ends, sentence_vectors)
+        sentence_seconds = time.perf_counter() - started
     docs = {d["_id"]: DocumentInfo(doc_id=d["_id"], title=d.get("title", ""), path="") for d in corpus}
     counts = {"passages": len(passages), "sentences": 0 if table is None else len(table)}
     manifest = {"build_id": "beir", "model": embedder.name, "counts": counts}
     # No ``texts``: one passage per document, so the document prior would only repeat BM25.
     data = IndexData(
-        manifest, docs, {}, passages, vectors, make_dense(vectors), Bm25Index.build(texts), sentences=table
+        manifest, docs, {}, passages, vectors, make_dense(vectors), Bm25Index.build(texts), sentences=table,
+        tokens=token_table_,
     )
+    if sentences and tokens and data.tokens is None:  # sentence vectors were cached, token vectors not
+        started = time.perf_counter()
+        data.tokens, _, _ = token_table(data, embedder, embedder.name, batch_size=batch_size)
+        sentence_seconds += time.perf_counter() - started
+    if data.tokens is not None and token_folder is not None and not token_folder.exists():
+        token_folder.mkdir(parents=True)
+        data.tokens.save(token_folder)
     return data, seconds, sentence_seconds
 
 
@@ -175,7 +234,13 @@ def run_beir(
         corpus, embedder, batch_size=settings.batch_size, cache=cache
     )
     analyzer = QueryAnalyzer(data, embedder, settings)
+    if analyzer.speller is not None:  # typo correction against the corpus's words (the index keeps no texts)
+        analyzer.speller = Speller.build(p.text for p in data.passages)
     retriever = Retriever(data, embedder, settings, analyzer.expander)
+    started = time.perf_counter()
+    if retriever.matcher is not None:  # every paper's title line, as the service's warm-up does
+        retriever.matcher.title_vectors(list(data.documents))
+    sentence_seconds += time.perf_counter() - started
     ids = list(queries)
     vectors = embedder.encode([queries[i] for i in ids], batch_size=settings.batch_size)
     metrics, latency = {}, {}

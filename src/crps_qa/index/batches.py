@@ -27,7 +27,8 @@ from crps_qa.index.embed import Embedder
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import FORMAT_VERSION
 from crps_qa.index.staging import Stage
-from crps_qa.index.store import IndexData, SentenceTable, TokenTable, new_build_id, utc_now
+from crps_qa.index.store import IndexData, SentenceTable, new_build_id, utc_now
+from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.catalog import describe
 from crps_qa.ingest.chunk import chunk_document
 from crps_qa.ingest.facets import FACETS_VERSION
@@ -122,6 +123,7 @@ def assemble(
         "build_id": new_build_id(),
         "built_at": utc_now(),
         "model": settings.model,
+        "embed_backend": settings.embed_backend,
         "dimension": embedder.dimension,
         "chunking": chunking_settings(settings),
         "facets_version": FACETS_VERSION,
@@ -139,20 +141,23 @@ def assemble(
 
 def staged_tokens(
     stage: Stage, parts: list[tuple[dict, dict[str, np.ndarray]]], data: IndexData, embedder: Embedder,
-    settings: Settings, cache: dict[str, np.ndarray], *, on_batch: Callable[[int], None] | None = None,
+    settings: Settings, previous: TokenTable | None = None, previous_keys: Sequence[str] = (), *,
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[TokenTable | None, list[str], int]:
-    """The token table of every sentence, batch by batch, each batch committed to the stage
-    (under the corpus's expansions, which the sentences are read with: see ``token_table``)."""
+    """The (compressed) token table of every sentence, batch by batch, each batch committed to
+    the stage (under the corpus's expansions, which the sentences are read with: see
+    ``token_table``); sentences of the ``previous`` build's table are reused. One batch's table is
+    the index's as it is; several are joined under one codec (:class:`crps_qa.index.tokens.TokenWriter`)."""
     expansions = hashlib.sha256(json.dumps(data.expansions).encode()).hexdigest()[:16]
-    keys, vectors, text_keys, encoded, row = [], [], [], 0, 0
+    tables, encoded, row = [], 0, 0
     for number, (meta, _) in enumerate(parts):
         ids = {d["doc_id"] for d in meta["documents"]}
         rows = range(row, row + len(meta["passages"]))
         row = rows.stop
         saved = stage.tokens(number, expansions)
         if saved is None:
-            table, batch_keys, count = token_table(_batch_view(data, ids, rows), embedder, settings.model, cache,
-                                                   batch_size=settings.batch_size)
+            table, batch_keys, count = token_table(_batch_view(data, ids, rows), embedder, settings.model, previous,
+                                                   previous_keys, batch_size=settings.batch_size)
             if table is None:
                 return None, [], 0
             stage.commit_tokens(number, expansions, table, batch_keys)
@@ -161,10 +166,23 @@ def staged_tokens(
                 on_batch(len(parts) + number)
         else:
             table, batch_keys = saved
-        keys += [(d, int(a), int(b)) for d, a, b in zip(table.doc_ids, table.starts, table.ends, strict=True)]
-        vectors += [table.vectors[table.offsets[i] : table.offsets[i + 1]] for i in range(len(table))]
-        text_keys += batch_keys
-    return TokenTable.of(keys, vectors, embedder.dimension), text_keys, encoded
+        tables.append((table, batch_keys))
+    if len(tables) == 1:
+        return tables[0][0], list(tables[0][1]), encoded
+    writer = TokenWriter(embedder.dimension, previous.codec if previous is not None else None)
+    keys, text_keys = [], []
+    for table, batch_keys in tables:
+        for i, (doc_id, start, end) in enumerate(zip(table.doc_ids, table.starts, table.ends, strict=True)):
+            key = batch_keys[i]
+            if key not in writer:
+                same_codec = table.codec is not None and table.codec is writer.codec
+                if same_codec:
+                    writer.add_codes(key, table.row_codes(i))
+                else:
+                    writer.add(key, table.row(i))
+            keys.append((doc_id, int(start), int(end)))
+            text_keys.append(key)
+    return writer.table(keys, text_keys), text_keys, encoded
 
 
 def _batch_view(data: IndexData, doc_ids: set[str], rows: range) -> IndexData:

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections import ChainMap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,19 +24,19 @@ import numpy as np
 
 from crps_qa.errors import CrpsQaError, IngestError
 from crps_qa.index.ann import build_dense
-from crps_qa.index.embed import Embedder, TokenEncoder
-from crps_qa.index.manifest import FORMAT_VERSION, read_manifest
+from crps_qa.index.embed import Embedder, TokenEncoder, backend_of
+from crps_qa.index.manifest import FORMAT_VERSION, manifest_backend, read_manifest
 from crps_qa.index.match_text import match_text
 from crps_qa.index.staging import Progress, Stage
 from crps_qa.index.store import (
     BUILDS,
     IndexData,
-    TokenTable,
     build_lock,
     load_index,
     save_index,
     vector_key,
 )
+from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.ingest.catalog import load_catalog
 from crps_qa.ingest.chunk import split_sentences
@@ -93,6 +93,8 @@ def is_stale(settings: Settings) -> str | None:
         return "index format changed"
     if manifest.get("model") != settings.model:
         return f"model changed ({manifest.get('model')} → {settings.model})"
+    if manifest_backend(manifest) != settings.embed_backend:
+        return f"embedding backend changed ({manifest_backend(manifest)} → {settings.embed_backend})"
     if manifest.get("chunking") != chunking_settings(settings):
         return "chunking settings changed"
     if manifest.get("dense", {}).get("exact_below", settings.exact_search_below) != settings.exact_search_below:
@@ -118,32 +120,33 @@ def corpus_expansions(texts) -> list[tuple[str, str]]:  # noqa: ANN001 - Iterabl
     return QueryExpander(abbreviations, words).pairs
 
 
-def _previous_vectors(settings: Settings) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Passage and sentence vectors, and sentence token vectors, of the current build by cache
-    key, when it used the same model."""
+def _previous_vectors(settings: Settings) -> tuple[dict[str, np.ndarray], TokenTable | None, list[str]]:
+    """Passage and sentence vectors of the current build by cache key, and its token table with
+    the cache key of each of its sentences, when it used the same model and backend."""
     try:
-        old = load_index(settings.index_dir, model=settings.model)
+        old = load_index(settings.index_dir, model=settings.model, backend=settings.embed_backend)
     except CrpsQaError:
-        return {}, {}
+        return {}, None, []
     cache: dict[str, np.ndarray] = {}
     for name, vectors in (("vector_keys", old.vectors), ("sentence_keys", old.sentences.vectors)):
         keys = old.manifest.get(name, [])
         if len(keys) == len(vectors):
             cache.update(zip(keys, vectors, strict=True))
-    tokens: dict[str, np.ndarray] = {}
-    table, keys = old.tokens, old.manifest.get("token_keys", [])
-    if table is not None and len(keys) == len(table):
-        tokens = {key: np.asarray(table.vectors[table.offsets[i] : table.offsets[i + 1]], dtype=np.float32)
-                  for i, key in enumerate(keys)}
-    return cache, tokens
+    keys = old.manifest.get("token_keys", [])
+    if old.tokens is None or len(keys) != len(old.tokens):
+        return cache, None, []
+    return cache, old.tokens, keys
 
 
 def token_table(
-    data: IndexData, embedder: Embedder, model: str, cache: dict[str, np.ndarray], *, batch_size: int,
+    data: IndexData, embedder: Embedder, model: str, previous: TokenTable | None = None,
+    previous_keys: Sequence[str] = (), *, batch_size: int,
 ) -> tuple[TokenTable | None, list[str], int]:
-    """The token vectors of every distinct sentence as the word matcher reads it (cached ones
-    reused), their cache keys, and how many sentences were encoded; (None, [], 0) when the
-    embedder has no token vectors of its own dimension (they are then encoded at query time)."""
+    """The token vectors of every distinct sentence as the word matcher reads it, compressed
+    (:mod:`crps_qa.index.tokens`), their cache keys, and how many sentences were encoded;
+    (None, [], 0) when the embedder has no token vectors of its own dimension (they are then
+    encoded at query time). Sentences of the ``previous`` table (cache keys ``previous_keys``)
+    are reused: their codes as they are, with the previous build's codec."""
     if not isinstance(embedder, TokenEncoder) or data.sentences is None or not len(data.sentences):
         return None, [], 0
     probe = embedder.encode_tokens(["probe"])[0].vectors
@@ -153,16 +156,28 @@ def token_table(
     table = data.sentences
     keys = sorted({(data.passages[int(r)].doc_id, int(a), int(b))
                    for r, a, b in zip(table.rows, table.starts, table.ends, strict=True)})
-    texts = [match_text(data.texts[d].text, data.texts[d].sections, a, b, expander) for d, a, b in keys]
+    # a document indexed without its cleaned text (BEIR) is its one passage, from offset 0
+    documents = {p.doc_id: (p.text, ()) for p in data.passages if p.doc_id not in data.texts and not p.char_start}
+    documents.update({d: (t.text, t.sections) for d, t in data.texts.items()})
+    texts = [match_text(*documents[d], a, b, expander) for d, a, b in keys]
     text_keys = [vector_key(model, f"{MATCH_TEMPLATE}|{text}") for text in texts]
-    todo = list(dict.fromkeys(k for k in text_keys if k not in cache))
+    writer = TokenWriter(embedder.dimension, previous.codec if previous is not None else None)
+    if previous is not None:
+        wanted = set(text_keys)
+        for i, key in enumerate(previous_keys):
+            if key in wanted and key not in writer:
+                if previous.codec is not None:
+                    writer.add_codes(key, previous.row_codes(i))
+                else:
+                    writer.add(key, previous.row(i))
+    todo = list(dict.fromkeys(k for k in text_keys if k not in writer))
     first = {k: i for i, k in reversed(list(enumerate(text_keys)))}
-    for start in range(0, len(todo), batch_size * 8):
-        batch = todo[start : start + batch_size * 8]
+    for start in range(0, len(todo), batch_size * 64):  # long runs: an encoder sorts each by length
+        batch = todo[start : start + batch_size * 64]
         encoded = embedder.encode_tokens([texts[first[k]] for k in batch], batch_size=batch_size)
-        cache.update((k, tv.vectors) for k, tv in zip(batch, encoded, strict=True))
-    tokens = TokenTable.of(keys, [cache[k] for k in text_keys], embedder.dimension)
-    return tokens, text_keys, len(todo)
+        for key, tv in zip(batch, encoded, strict=True):
+            writer.add(key, tv.vectors)
+    return writer.table(keys, text_keys), text_keys, len(todo)
 
 
 def embed_cached(
@@ -209,11 +224,14 @@ def build(
     started = time.perf_counter()
     if embedder.name != settings.model:
         raise CrpsQaError(f"Embedder {embedder.name!r} does not match the model setting {settings.model!r}.")
+    if backend_of(embedder, settings.embed_backend) != settings.embed_backend:
+        raise CrpsQaError(f"Embedder backend {backend_of(embedder, settings.embed_backend)!r} does not match the "
+                          f"embed_backend setting {settings.embed_backend!r}.")
     with build_lock(settings.index_dir):
         catalog = load_catalog(settings.corpus_dir)
         files = corpus_files(settings.corpus_dir)
         stage = Stage.open(settings.index_dir / BUILDS, fingerprint(settings, embedder))
-        cache, token_cache = ({}, {}) if rebuild else _previous_vectors(settings)
+        cache, previous_tokens, previous_keys = ({}, None, []) if rebuild else _previous_vectors(settings)
         skipped: list[SkippedFile] = []
         meter = Progress(len(files), enabled=progress)
         parts, embedded, sentences_embedded = [], 0, 0
@@ -240,7 +258,7 @@ def build(
         data.manifest["dense"] = dense_report.to_dict()  # index type, efSearch, recall@10 against exact
         # the word matcher's token vectors of every sentence, so no query or warm-up encodes them
         data.tokens, token_keys, tokens_encoded = staged_tokens(
-            stage, parts, data, embedder, settings, token_cache, on_batch=on_batch
+            stage, parts, data, embedder, settings, previous_tokens, previous_keys, on_batch=on_batch
         )
         data.manifest["token_keys"] = token_keys
         build_dir = save_index(data, settings.index_dir)

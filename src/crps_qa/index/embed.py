@@ -1,6 +1,6 @@
 """Text → unit-length vectors. The embedder is a small protocol so tests can inject a fake.
 
-    embedder = load_embedder("all-MiniLM-L6-v2")
+    embedder = load_embedder("all-MiniLM-L6-v2")            # backend="onnx-int8" | "onnx" | "torch"
     vectors = embedder.encode(["ketamine infusion rate"])   # (1, 384) float32, L2-normalised
     tokens = embedder.encode_tokens(["ketamine rate"])[0]   # TokenVectors: one unit vector per word piece
     vectors, tokens = embedder.encode_with_tokens(["ketamine rate"])  # both from one forward pass
@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from crps_qa.errors import ModelError
+from crps_qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def weights_sha256(folder: Path) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline from disk."""
 
-    backend = "sentence-transformers"
+    backend = "torch"  # the embed_backend setting that selects it
 
     def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -183,5 +184,23 @@ class SentenceTransformerEmbedder:
         return [tokenizer.tokenize(text) for text in texts]
 
 
-def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    return SentenceTransformerEmbedder(name)
+def load_embedder(name: str = DEFAULT_MODEL, *, backend: str = "onnx-int8",
+                  cache_dir: Path = Path("~/.cache/crps-qa/onnx"), threads: int = 0) -> Embedder:
+    """The model run by ``backend``: onnx-int8 or onnx (ONNX Runtime, exported into ``cache_dir``
+    on first use, ``threads`` intra-op threads, 0 = one per core) or torch (sentence-transformers)."""
+    if backend == "torch":
+        return SentenceTransformerEmbedder(name)
+    from crps_qa.index.onnx_embed import OnnxEmbedder
+
+    return OnnxEmbedder(name, backend=backend, cache_dir=cache_dir, threads=threads)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedding model the settings ask for (model, embed_backend, embed_cache_dir, embed_threads)."""
+    return load_embedder(settings.model, backend=settings.embed_backend, cache_dir=settings.embed_cache_dir,
+                         threads=settings.embed_threads)
+
+
+def backend_of(embedder: Embedder, default: str) -> str:
+    """The backend an embedder runs on (``default`` for one that does not say, such as a test fake)."""
+    return str(getattr(embedder, "backend", default))

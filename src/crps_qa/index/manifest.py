@@ -2,7 +2,7 @@
 heavy loads.
 
     manifest = read_manifest(Path("index"))          # IndexMissingError / IndexCorruptError say how to fix
-    check_compatible(manifest, Path("index"), model="all-MiniLM-L6-v2", dimension=384)
+    check_compatible(manifest, Path("index"), model="all-MiniLM-L6-v2", dimension=384, backend="onnx-int8")
 """
 
 from __future__ import annotations
@@ -38,8 +38,14 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         ) from exc
 
 
-def check_compatible(manifest: dict[str, Any], index_dir: Path, *, model: str | None, dimension: int | None) -> None:
-    """Refuse an index built with another format, model or dimension."""
+def manifest_backend(manifest: dict[str, Any]) -> str:
+    """The embedding backend that built an index (one made before backends existed: torch)."""
+    return str(manifest.get("embed_backend", "torch"))
+
+
+def check_compatible(manifest: dict[str, Any], index_dir: Path, *, model: str | None, dimension: int | None,
+                     backend: str | None = None) -> None:
+    """Refuse an index built with another format, model, dimension or embedding backend."""
     fix = f"Rebuild it with: {REBUILD_HINT} --index {index_dir}"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
@@ -50,6 +56,12 @@ def check_compatible(manifest: dict[str, Any], index_dir: Path, *, model: str | 
         raise IndexMismatchError(
             f"The index in {index_dir}/ was built with model {manifest.get('model')!r} but the model "
             f"setting is {model!r}. {fix} (or set CRPS_QA_MODEL={manifest.get('model')})"
+        )
+    if backend is not None and manifest_backend(manifest) != backend:
+        raise IndexMismatchError(
+            f"The index in {index_dir}/ was built with embedding backend {manifest_backend(manifest)!r} but the "
+            f"embed_backend setting is {backend!r}; their vectors differ slightly, so they are not mixed. {fix} "
+            f"(or set CRPS_QA_EMBED_BACKEND={manifest_backend(manifest)})"
         )
     if dimension is not None and manifest.get("dimension") != dimension:
         raise IndexMismatchError(

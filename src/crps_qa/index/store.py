@@ -12,7 +12,8 @@ Layout (``index_dir``)::
                      /sentences.npz             every passage's sentences: passage row, span ...
                      /sentence_vectors.npy      ... and unit vector (memory-mapped on load)
                      /token_index.npz           every distinct sentence's span and where its token vectors are ...
-                     /token_vectors.npy         ... float16, one per word piece (TokenTable; optional)
+                     /token_codes.npy           ... product-quantized, one row per word piece (index/tokens.py;
+                     /token_codebook.npy            token_vectors.npy, float16, for a small corpus; optional)
                      /bm25/                     bm25s files
 
 A build is written to a fresh folder and only then made ``current``, so a crash or Ctrl-C
@@ -29,7 +30,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -43,6 +44,7 @@ from crps_qa.errors import REBUILD_HINT, IndexCorruptError
 from crps_qa.index.ann import build_dense, read_dense, read_vectors, write_dense
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import CURRENT, check_compatible, current_build, read_manifest
+from crps_qa.index.tokens import TokenTable
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
 log = logging.getLogger(__name__)
@@ -85,59 +87,6 @@ class SentenceTable:
             if "vectors" in arrays:  # written before the vectors had their own file
                 return cls(*spans, np.asarray(arrays["vectors"]))
         return cls(*spans, np.load(path.with_name("sentence_vectors.npy"), mmap_mode="r"))
-
-
-class TokenTable:
-    """Token vectors of every distinct sentence, computed at index time: what the word-by-word
-    matcher (:mod:`crps_qa.search.late`) would otherwise encode on first use.
-
-    Sentence i is ``(doc_ids[i], starts[i], ends[i])``; its vectors (one unit vector per word
-    piece of the sentence as the matcher reads it) are ``vectors[offsets[i]:offsets[i + 1]]``,
-    stored as float16 and memory-mapped when loaded, so a large corpus costs disk, not memory."""
-
-    def __init__(self, doc_ids: Sequence[str], starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray,
-                 vectors: np.ndarray) -> None:
-        self.doc_ids = tuple(doc_ids)
-        self.starts, self.ends, self.offsets, self.vectors = starts, ends, offsets, vectors
-        self._row = {(d, int(a), int(b)): i for i, (d, a, b) in enumerate(zip(self.doc_ids, starts, ends, strict=True))}
-
-    @classmethod
-    def of(cls, keys: Sequence[tuple[str, int, int]], vectors: Sequence[np.ndarray], dimension: int) -> TokenTable:
-        """From sentence keys and each sentence's (tokens, dimension) vectors."""
-        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(v) for v in vectors])
-        stacked = (np.concatenate(vectors) if len(vectors) else np.zeros((0, dimension))).astype(np.float16)
-        return cls([k[0] for k in keys], np.asarray([k[1] for k in keys], dtype=np.int64),
-                   np.asarray([k[2] for k in keys], dtype=np.int64), offsets, stacked.reshape(-1, dimension))
-
-    def __len__(self) -> int:
-        return len(self.doc_ids)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._row
-
-    def get(self, key: tuple[str, int, int]) -> np.ndarray | None:
-        """The sentence's token vectors as float32, or None when the table does not have it."""
-        i = self._row.get(key)
-        return None if i is None else np.asarray(self.vectors[self.offsets[i] : self.offsets[i + 1]], np.float32)
-
-    def save(self, folder: Path) -> None:
-        np.save(folder / "token_vectors.npy", self.vectors)
-        with open(folder / "token_index.npz", "wb") as handle:
-            np.savez(handle, doc_ids=np.asarray(self.doc_ids, dtype=str), starts=self.starts, ends=self.ends,
-                     offsets=self.offsets)
-
-    @classmethod
-    def load(cls, folder: Path) -> TokenTable | None:
-        """The build's table, or None for a build without one (made by an embedder without token vectors)."""
-        if not (folder / "token_index.npz").exists():
-            return None
-        with np.load(folder / "token_index.npz") as arrays:
-            index = {name: np.asarray(arrays[name]) for name in ("doc_ids", "starts", "ends", "offsets")}
-        vectors = np.load(folder / "token_vectors.npy", mmap_mode="r")
-        if len(index["offsets"]) != len(index["doc_ids"]) + 1 or index["offsets"][-1] != len(vectors):
-            raise ValueError(f"token table has {len(vectors)} vectors, its index expects {index['offsets'][-1]}")
-        return cls([str(d) for d in index["doc_ids"]], index["starts"], index["ends"], index["offsets"], vectors)
 
 
 @dataclass
@@ -275,10 +224,11 @@ def utc_now() -> str:
 
 # ---------------------------------------------------------------------------- reading
 
-def load_index(index_dir: Path, *, model: str | None = None, dimension: int | None = None) -> IndexData:
+def load_index(index_dir: Path, *, model: str | None = None, dimension: int | None = None,
+               backend: str | None = None) -> IndexData:
     """Load the current build of ``index_dir``; refuse a missing, corrupt or incompatible one."""
     manifest = read_manifest(index_dir)
-    check_compatible(manifest, index_dir, model=model, dimension=dimension)
+    check_compatible(manifest, index_dir, model=model, dimension=dimension, backend=backend)
     build = current_build(index_dir)
     try:
         dense = read_dense(build / "dense.faiss")  # scale (issue 14): memory-mapped
@@ -300,7 +250,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         or manifest.get("counts", {}).get("passages") != len(passages)
         or manifest.get("counts", {}).get("sentences") != len(sentences)
         or (len(sentences) and sentences.vectors.shape[1] != dense.d)
-        or (tokens is not None and tokens.vectors.shape[1] != dense.d)
+        or (tokens is not None and tokens.dimension != dense.d)
     ):
         raise IndexCorruptError(
             f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages, "

@@ -30,6 +30,9 @@ spelling, even when it is ordinary English.
   the most common in English, a corpus word counting CORPUS_BONUS more ("limis" → "limits" over
   the corpus's "limbs", but "Sigtermens" → the corpus's "Sigtermans").
 
+A word written as a technical name is never a typo, however large or small the corpus
+(:func:`is_symbol`: "MAPK", "aPKCz", "CCL19", "α-tocopheryl").
+
 A specific word that is simply absent ("lidocaine", "gabapentin") has no corpus word that close,
 so it stays, and the answerer still refuses the question. Corrections are reported with every
 search and answer, so a reader sees what was searched for.
@@ -97,8 +100,12 @@ class Speller:
         corrections: list[Correction] = []
         replaced: dict[str, str] = {}
 
+        shouted = question.isupper()
+
         def fix(match: re.Match[str]) -> str:
             typed = match.group(0)
+            if is_symbol(typed, question, match.start(), match.end(), shouted=shouted):
+                return typed  # a gene, protein or abbreviation ("MAPK", "aPKCz", "CCL19", "α-tocopheryl")
             if typed[-2:].lower() in ("'s", "’s"):
                 return fix_word(typed[:-2]) + typed[-2:]  # a possessive: "ketanine's"
             if "'" in typed or "’" in typed:
@@ -171,6 +178,19 @@ def variant_key(word: str) -> str:
     for pattern, replacement in _VARIANTS:
         word = pattern.sub(replacement, word)
     return word
+
+
+def is_symbol(typed: str, text: str, start: int, end: int, *, shouted: bool = False) -> bool:
+    """True when the word ``text[start:end]`` is written as a technical name, which is never
+    corrected whatever words the corpus has: a capital after its first letter ("MAPK", "dLNs",
+    "ComYMV"; unless the whole question is in capitals, ``shouted``), or part of a token with a
+    digit or a non-ASCII letter ("CCL19", "IL-6", "α-tocopheryl"). On SciFact such words were
+    "corrected" into their neighbours ("ALDH" → "aldo", "MAPK" → "mark")."""
+    if not shouted and any(c.isupper() for c in typed[1:]):
+        return True
+    left = len(text[:start]) - len(text[:start].rstrip("-"))  # hyphens join a token ("α-", "IL-")
+    before, after = text[max(start - left - 1, 0) : start - left], text[end : end + 2].lstrip("-")[:1]
+    return any(c.isdigit() or (c.isalpha() and not c.isascii()) for c in before + after)
 
 
 def same_case(typed: str, word: str) -> str:

@@ -1,0 +1,117 @@
+"""Compressed token vectors (index/tokens.py): 48 bytes per word piece instead of 768, decoded
+only for the sentences asked for, and word-by-word match scores that rank sentences as the exact
+vectors do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from crps_qa.index import tokens as token_module
+from crps_qa.index.build import build
+from crps_qa.index.store import current_build, load_index
+from crps_qa.index.tokens import TokenCodec, TokenTable, TokenWriter
+from crps_qa.pipeline import Pipeline
+from fakes import SmallTokenEmbedder
+
+
+def clustered(n: int, dimension: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors near 40 directions, as contextual token vectors are (near their word's)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dimension))
+    vectors = centres[rng.integers(0, 40, n)] + 0.3 * rng.normal(size=(n, dimension))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_384_wide_vector_becomes_48_bytes_and_decodes_close_to_itself():
+    vectors = clustered(2600, 384)
+    codec = TokenCodec.train(vectors)
+    codes = codec.encode(vectors)
+    assert codes.shape == (2600, 48) and codes.dtype == np.uint8  # 768 bytes as float16 → 48
+    decoded = codec.decode(codes)
+    assert np.allclose(np.linalg.norm(decoded, axis=1), 1.0, atol=1e-5)
+    assert (decoded * vectors).sum(axis=1).mean() > 0.9
+
+
+def test_the_writer_keeps_float16_for_a_small_corpus_and_codes_past_the_threshold(monkeypatch):
+    monkeypatch.setattr(token_module, "MIN_CODED_TOKENS", 1000)
+    keys = [("paper", 10 * i, 10 * i + 9) for i in range(50)]
+    small, large = TokenWriter(64), TokenWriter(64)
+    rows = [clustered(30, 64, seed=i) for i in range(50)]
+    for i, vectors in enumerate(rows[:20]):  # 600 pieces
+        small.add(f"s{i}", vectors)
+    for i, vectors in enumerate(rows):  # 1,500 pieces
+        large.add(f"s{i}", vectors)
+    assert small.table(keys[:20], [f"s{i}" for i in range(20)]).vectors.dtype == np.float16
+    table = large.table(keys, [f"s{i}" for i in range(50)])
+    assert table.codec is not None and table.codes.shape == (1500, 32)  # 64 dimensions: 32 sub-vectors of 2
+    assert table.get(keys[3]).shape == (30, 64) and ("paper", 0, 9) in table and ("paper", 1, 2) not in table
+
+
+def test_training_starts_once_enough_pieces_arrive_and_later_ones_are_stored_as_codes(monkeypatch):
+    monkeypatch.setattr(token_module, "TRAIN_TOKENS", 600)
+    writer = TokenWriter(64)
+    for i in range(19):
+        writer.add(f"s{i}", clustered(30, 64, seed=i))
+    assert writer.codec is None  # 570 pieces
+    writer.add("s19", clustered(30, 64, seed=19))
+    assert writer.codec is not None and all(r.dtype == np.uint8 for r in writer._rows.values())
+    writer.add("s20", clustered(30, 64, seed=20))
+    assert writer._rows["s20"].dtype == np.uint8
+
+
+def test_a_coded_table_saves_and_loads_memory_mapped(tmp_path):
+    vectors = [clustered(25, 64, seed=i) for i in range(40)]
+    keys = [(f"paper-{i % 3}", i, i + 5) for i in range(40)]
+    codec = TokenCodec.train(np.concatenate(vectors))
+    table = TokenTable.coded(keys, [codec.encode(v) for v in vectors], codec)
+    table.save(tmp_path)
+    loaded = TokenTable.load(tmp_path)
+    assert isinstance(loaded.codes, np.memmap) and loaded.pieces == 1000 and len(loaded) == 40
+    for key in keys:
+        assert np.array_equal(loaded.get(key), table.get(key))
+    assert not (tmp_path / "token_vectors.npy").exists()
+
+
+def test_an_index_past_the_threshold_stores_codes_and_answers_from_them(tiny_settings, tiny_corpus, monkeypatch):
+    monkeypatch.setattr(token_module, "MIN_CODED_TOKENS", 10)  # and at least 256 pieces, one per centroid
+    words = ["infusion", "dose", "nausea", "pain", "relief", "skin", "foot", "temperature", "week", "patient"]
+    sentences = [f"The {words[i % 10]} of case {i} changed with {words[(i * 3) % 10]} on day {i}." for i in range(40)]
+    (tiny_corpus / "cases.txt").write_text("Case series\n\nResults\n\n" + " ".join(sentences), encoding="utf-8")
+    embedder = SmallTokenEmbedder()
+    build(tiny_settings, embedder)
+    folder = current_build(tiny_settings.index_dir)
+    assert (folder / "token_codes.npy").exists() and not (folder / "token_vectors.npy").exists()
+    assert load_index(tiny_settings.index_dir).tokens.codec is not None
+    answer = Pipeline.open(tiny_settings, embedder=embedder).ask("What was the maximum infusion rate?")
+    assert not answer.refused and "40 mg/h" in answer.answer
+    # an unchanged corpus copies the codes (and the codebook) of the build before
+    assert build(tiny_settings, embedder).tokens_encoded == 0
+    assert np.array_equal(np.load(current_build(tiny_settings.index_dir) / "token_codebook.npy"),
+                          np.load(folder / "token_codebook.npy"))
+
+
+@pytest.mark.model
+def test_compressed_match_scores_rank_sentences_like_exact_ones(real_pipeline):
+    """For eval questions, the word-by-word match of every sentence of the corpus from stored
+    (compressed) vectors against exact ones: Spearman over sentences, per question."""
+    from crps_qa.evaluate.harness import load_questions
+    from test_real_corpus import QUESTIONS
+
+    matcher = real_pipeline.retriever.matcher
+    stored = matcher.stored
+    assert stored is not None and stored.codec is not None  # the corpus has ~30k word pieces
+    keys = sorted(stored._row)
+    encoder = real_pipeline.embedder
+    exact = encoder.encode_tokens([matcher.match_text(*key) for key in keys])
+    correlations = []
+    for question in load_questions(QUESTIONS)[:20]:
+        units = [(key[0], [key[1:]]) for key in keys]
+        compressed = matcher.match(question.question, units)
+        matcher._cache.clear()
+        matcher._cache.update(zip(keys, exact, strict=True))
+        precise = matcher.match(question.question, units)
+        matcher._cache.clear()
+        correlations.append(spearmanr(compressed, precise)[0])
+    assert min(correlations) >= 0.9 and np.mean(correlations) >= 0.97
