@@ -51,14 +51,15 @@ class CleanDocument:
         return page + 1
 
     def section_at(self, offset: int) -> str | None:
-        """Title of the section holding ``offset`` (None before the first heading)."""
+        """Title of the section holding ``offset`` (None before the first heading, or where a
+        section titled "" returns to no heading after a table)."""
         title = None
         for section in self.sections:
             if section.start <= offset:
                 title = section.title
             else:
                 break
-        return title
+        return title or None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Passage:
     char_end: int
     section: str | None = None
     page: int | None = None
+    role: str = "body"  # body, table, figure_caption, references or front_matter (crps_qa.ingest.roles)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +109,7 @@ class Hit:
     char_end: int
     chunk_id: str
     text: str
+    role: str = "body"  # the passage's role (crps_qa.ingest.roles); only some roles are ever quoted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class Hit:
             "char_end": self.char_end,
             "chunk_id": self.chunk_id,
             "text": self.text,
+            "role": self.role,
         }
 
 

@@ -69,6 +69,7 @@ from crps_qa.index.lexical import tokenize
 from crps_qa.index.store import IndexData
 from crps_qa.ingest.abbrev import QueryExpander
 from crps_qa.ingest.chunk import is_fragment, split_sentences
+from crps_qa.ingest.roles import QUOTABLE
 from crps_qa.query.coverage import QUESTION_WORDS, Coverage
 from crps_qa.search.late import WordMatcher
 from crps_qa.types import Answer, Citation, Hit
@@ -249,7 +250,9 @@ class Answerer:
         question_tokens: TokenVectors | None = None,
     ) -> list[Scored]:
         """Every distinct sentence of ``hits``, and every pair of consecutive sentences of one hit,
-        scored against ``question``. A sentence belongs to the first (best) hit that contains it."""
+        scored against ``question``. A sentence belongs to the first (best) hit that contains it.
+        Reference lists and front matter are searchable but never quoted (issue 16)."""
+        hits = [hit for hit in hits if hit.role in QUOTABLE]
         if not hits:
             return []
         query = self.embedder.encode([question])[0] if question_vector is None else question_vector.reshape(-1)

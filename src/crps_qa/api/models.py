@@ -74,6 +74,11 @@ class AskIn(BaseModel):
     correct_spelling: bool = Field(True, description=CORRECT_DOC)
 
 
+ROLE_DOC = ("What the passage is: body, table, figure_caption, references or front_matter (title lines, "
+            "affiliations, funding, conflicts, copyright, running headers). References and front matter are "
+            "searchable but never quoted as an answer.")
+
+
 class PassageOut(BaseModel):
     """A passage with its citation: ``document_text[char_start:char_end] == text``."""
 
@@ -85,6 +90,7 @@ class PassageOut(BaseModel):
     char_end: int
     chunk_id: str
     text: str
+    role: str = Field("body", description=ROLE_DOC, examples=["body"])
 
 
 class HitOut(PassageOut):

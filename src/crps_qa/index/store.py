@@ -42,7 +42,7 @@ from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: sentence vectors for re-scoring
+FORMAT_VERSION = 3  # 2: sentence vectors for re-scoring; 3: passage roles, sections close after tables
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_BUILDS = 2  # the new build and the one before it (a reader may still be loading it)
