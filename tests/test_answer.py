@@ -476,7 +476,8 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
     return invoke
 
 
-ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query"}
+ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query",
+               "verdict"}
 CITATION_KEYS = {
     "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
 }

@@ -29,7 +29,8 @@ def search_as_typed() -> None:
 def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], base_url: str,
                 build_id: str | None, slot: int) -> None:
     citations = answer.get("citations", [])
-    st.markdown(render.card_html(hit, citations=citations, terms=terms), unsafe_allow_html=True)
+    st.markdown(render.card_html(hit, citations=citations, terms=terms, verdict=render.verdict(answer)),
+                unsafe_allow_html=True)
     box = st.expander("Read the surrounding text", key=f"context-{slot}-{hit['chunk_id']}", on_change="rerun")
     with box:
         if not box.open:  # fetched only once opened: k cards must not cost k requests per rerun
@@ -51,7 +52,9 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
                   type="tertiary")
     elif st.session_state.get("as_typed"):
         st.caption("Searched exactly as typed, without spelling corrections.")
-    if answer.get("refused"):
+    st.markdown(render.verdict_html(answer), unsafe_allow_html=True)
+    verdict = render.verdict(answer)
+    if verdict == "not_found":
         st.markdown(render.refusal_html(answer), unsafe_allow_html=True)
         if passages:
             st.subheader("Related passages")
@@ -59,11 +62,15 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
         for slot, hit in enumerate(passages):
             source_card(hit, answer, terms, base_url, build_id, slot)
         return
-    st.markdown(render.answer_html(answer), unsafe_allow_html=True)
+    if verdict == "uncertain":  # no answer block: a plain notice, the best sentences highlighted below
+        st.markdown(render.uncertain_html(answer), unsafe_allow_html=True)
+    else:
+        st.markdown(render.answer_html(answer), unsafe_allow_html=True)
     st.caption(f"confidence {float(answer.get('confidence', 0.0)):.2f} · "
-               f"{len(answer.get('citations', []))} cited sentence(s) · hover a marker to see its source")
+               f"{len(answer.get('citations', []))} {'highlighted' if verdict == 'uncertain' else 'cited'} "
+               "sentence(s) · hover a marker to see its source")
     cited, rest = render.order_sources(answer)
-    st.subheader("Sources")
+    st.subheader("Passages to check" if verdict == "uncertain" else "Sources")
     for slot, hit in enumerate(cited):
         source_card(hit, answer, terms, base_url, build_id, slot)
     if rest:
