@@ -186,6 +186,16 @@ class Answer:
     missing_terms: tuple[str, ...] = ()  # specific words of the question no paper uses (why it was refused)
     corrections: tuple[Correction, ...] = ()  # question words read as typos and corrected before searching
     query: str = ""  # the question as searched (corrections applied); "" = the question itself
+    # issue 16: "answered", "uncertain" (sentences cited, text claims nothing) or "not_found" (= refused);
+    # "" = not decided (a record made by hand): read as "not_found" when refused, else "answered"
+    verdict: str = ""
+    signals: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # the estimate's features
+    draft: str = field(default="", compare=False)  # the best sentences, also when not shown (evaluation)
+
+    @property
+    def decided(self) -> str:
+        """The verdict, also for a record made without one."""
+        return self.verdict or ("not_found" if self.refused else "answered")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,4 +208,5 @@ class Answer:
             "missing_terms": list(self.missing_terms),
             "corrections": [c.to_dict() for c in self.corrections],
             "query": self.query or self.question,
+            "verdict": self.decided,
         }

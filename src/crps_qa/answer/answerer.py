@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crps_qa.answer.verdict import NOT_FOUND, Confidence, answer_features
+from crps_qa.answer.verdict import UNCERTAIN as UNCERTAIN_VERDICT
 from crps_qa.index.embed import Embedder, TokenEncoder, TokenVectors
 from crps_qa.index.lexical import tokenize
 from crps_qa.index.store import IndexData
@@ -77,6 +79,9 @@ from crps_qa.types import Answer, Citation, Hit
 # ----------------------------------------------------------------------------- fixed texts
 REFUSAL = "Not found in the corpus: none of the indexed papers clearly answers this question."
 REFUSAL_RELATED = "The closest passages are listed as related reading."
+# verdict "uncertain" (issue 16): the best sentences are cited, but the answer text claims nothing
+UNCERTAIN = ("Not sure: these passages may answer the question, but crps-qa cannot tell that they do. "
+             "Check the highlighted sentences in the sources.")
 MARKER = "[{n}]"  # placed after each answer sentence; n is the citation's number
 NO_PASSAGES = "No passage matches this question."
 
@@ -179,8 +184,10 @@ class Answerer:
     """Chooses and cites answer sentences from retrieved hits. Thread-safe (the cache is locked)."""
 
     def __init__(self, data: IndexData, embedder: Embedder, *, refusal_threshold: float,
-                 expander: QueryExpander | None = None, matcher: WordMatcher | None = None) -> None:
+                 expander: QueryExpander | None = None, matcher: WordMatcher | None = None,
+                 confidence: Confidence | None = None) -> None:
         self.data = data
+        self.confidence = confidence or Confidence.load()  # issue 16: fitted estimate + verdict thresholds
         self.embedder = embedder
         self.refusal_threshold = refusal_threshold
         self.expander = expander or QueryExpander({})
@@ -214,9 +221,17 @@ class Answerer:
                             question_tokens=question_tokens)
         missing = self.coverage.missing(question)
         evidence = self.evidence(question, scored, missing)
-        if not scored or evidence < self.refusal_threshold:
-            return Answer(question, REFUSAL, True, confidence(evidence), (), passages, missing)
-        chosen = select(scored)
+        chosen = select(scored) if scored else []
+        # ---- issue 16: calibrated correctness estimate and verdict (crps_qa.answer.verdict) ----
+        features = answer_features(self, question, scored, chosen, evidence=evidence)
+        estimate = self.confidence.estimate(features)
+        verdict = self.confidence.verdict(estimate, evidence=evidence, floor=self.refusal_threshold, missing=missing)
+        draft = " ".join(" ".join(s.quote.split()) for s in chosen)
+        signals = tuple(features.items())
+        if verdict == NOT_FOUND:
+            return Answer(question, REFUSAL, True, estimate, (), passages, missing, verdict=verdict,
+                          signals=signals, draft=draft)
+        # ---- end issue 16 ----
         citations = tuple(
             Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section, page=s.hit.page,
                      char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id)
@@ -228,7 +243,10 @@ class Answerer:
                 passages += (s.hit,)
                 shown.add(s.hit.chunk_id)
         text = " ".join(f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in citations)
-        return Answer(question, text, False, confidence(evidence), citations, passages)
+        if verdict == UNCERTAIN_VERDICT:  # the sentences stay cited (highlighted), the text claims nothing
+            text = UNCERTAIN
+        return Answer(question, text, False, estimate, citations, passages, verdict=verdict, signals=signals,
+                      draft=draft)
 
     def evidence(self, question: str, scored: Sequence[Scored], missing: Sequence[str] | None = None) -> float:
         """How well the best candidate supports an answer, in about [0, 1] (see module doc).

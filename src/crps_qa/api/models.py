@@ -168,7 +168,7 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     refused: bool
-    confidence: float
+    confidence: float = Field(description="Calibrated estimate that the quoted sentences contain the answer (0-1).")
     citations: list[CitationOut]
     passages: list[HitOut]
     missing_terms: list[str] = Field(
@@ -178,6 +178,13 @@ class AnswerOut(BaseModel):
     )
     corrections: list[CorrectionOut] = Field(description=CORRECTIONS_DOC)
     query: str = Field(description="The question as searched: whitespace collapsed, typos corrected.")
+    verdict: str = Field(
+        description="answered: the quoted sentences answer it (calibrated: right about 85% of the time or more); "
+        "uncertain: these passages may answer it, check the sources (`citations` point at the best sentences, "
+        "`answer` claims nothing); not_found: none of the papers clearly answers it (the same as refused: true).",
+        json_schema_extra={"enum": ["answered", "uncertain", "not_found"]},
+        examples=["answered"],
+    )
 
 
 class HealthOut(BaseModel):
