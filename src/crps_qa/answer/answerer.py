@@ -47,11 +47,12 @@ is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by UNKNOWN_PENAL
 (:mod:`crps_qa.query.coverage`: "How does lidocaine compare with ketamine?" over papers that never say
 "lidocaine"); those words are returned as ``Answer.missing_terms``.
 
-Confidence: ``confidence = 1 / (1 + exp(-(CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT))))``,
-a logistic fit on the dev split of ``eval/questions.jsonl`` of "the answer contains an expected
-answer string" (unanswerable questions count as wrong) against evidence. It reads as the share of
-answers at that evidence level that were right on the eval set; a refusal reports the same
-estimate for the answer it withheld. See eval/TUNING.md for how the numbers were chosen.
+Verdict and confidence (issue 16, :mod:`crps_qa.answer.verdict`): below the refusal evidence the
+answer is ``not_found`` as before; above it, a logistic estimate over the scorers' agreement, the
+margin to the runner-up, focus-term coverage, answer type and passage rank, fitted by leaving each
+question set out (eval/fit_confidence.py), gives ``confidence`` and decides ``answered`` (the
+sentences are the answer), ``uncertain`` (they are cited and highlighted, the text claims nothing)
+or ``not_found``. :func:`confidence` is the older evidence-only curve, kept for comparison.
 """
 
 from __future__ import annotations
