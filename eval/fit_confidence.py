@@ -39,9 +39,10 @@ SETS = {"eval": "questions.jsonl", "probe": "probe.jsonl", "holdout": "holdout.j
         "typos": "typos.jsonl"}
 TWINS = {"eval": "typos", "typos": "eval"}  # the same questions, so never on both sides of a split
 FEATURE_CACHE = HERE / "confidence_features.jsonl"
-PRECISION_TARGET = 0.88  # answered precision asked of the training estimates (0.85 required, some slack)
+PRECISION_TARGET = 0.86  # answered precision asked of the training estimates (0.85 required, a little slack)
+MIN_ANSWERED = 10  # a threshold must keep at least this many training answers (no precision of 1 out of 1)
 NOT_FOUND_BUDGET = 0.08  # answerable questions allowed not_found on the training estimates (0.10 required)
-C = 0.5  # inverse L2 strength of the logistic regression
+C = 0.3  # inverse L2 strength of the logistic regression (pooled leave-one-set-out AUROC flat from 0.1 to 3)
 
 
 def choose_thresholds(records: list[Record], p: np.ndarray, *, floor: float) -> tuple[float, float]:
@@ -55,7 +56,7 @@ def choose_thresholds(records: list[Record], p: np.ndarray, *, floor: float) -> 
     answer_t = 1.0
     for t in candidates:
         taken = usable & (p >= t)
-        if taken.any() and y[taken].mean() >= PRECISION_TARGET:
+        if taken.sum() >= MIN_ANSWERED and y[taken].mean() >= PRECISION_TARGET:
             answer_t = t
             break
     uncertain_t = 0.0

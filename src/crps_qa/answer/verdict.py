@@ -19,7 +19,14 @@ Features come from evidence the pipeline already has (issue 16), all in about [0
   and the sentence states a number with the right unit;
 * ``rank``       1 / rank of the passage the best candidate came from;
 * ``evidence``   the answerer's refusal evidence (match minus penalties for words no paper uses);
-* ``unknown``    IDF-weighted share of question terms that no paper uses.
+* ``unknown``    IDF-weighted share of question terms that no paper uses;
+* ``sentences``  how many sentences the answer quotes (of 3); ``answer_focus`` the focus-term share of
+  all of them together;
+* ``ties``       candidates (sharing no sentence with the best) within TIE of its score, of 10;
+* ``papers``     distinct papers among the five best candidates, of 5;
+* ``retrieval_margin`` the fused-score gap between the two best passages, relative to the best;
+* ``match_gap``  the best candidate's match minus the mean match of the ten best;
+* ``question_terms`` content terms in the question, of 10.
 
 The estimate is a logistic regression over these features, fitted by cross-validation over every
 question set (``eval/fit_confidence.py`` writes ``confidence.json`` next to this module); the two
@@ -45,7 +52,9 @@ if TYPE_CHECKING:  # the answerer imports this module; only type hints go the ot
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
 VERDICTS = (ANSWERED, UNCERTAIN, NOT_FOUND)
 FEATURES = ("match", "dense", "bm25", "agree", "margin", "other_paper", "focus", "type_asked", "type_match",
-            "rank", "evidence", "unknown")
+            "rank", "evidence", "unknown", "sentences", "answer_focus", "ties", "papers", "retrieval_margin",
+            "match_gap", "question_terms")
+TIE = 0.05  # candidates scoring within this of the best one are near ties
 COEFFICIENTS = Path(__file__).with_name("confidence.json")
 BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants, at sentence level
 
@@ -67,6 +76,12 @@ def answer_features(
     best_bm25 = bm25.get(id(best), 0.0)
     agree = ((best.dense >= top_dense - 1e-9) + (top_bm25 > 0 and best_bm25 >= top_bm25 - 1e-9)) / 2
     asked = any(asks.search(question) for asks, _ in _answer_types())
+    q_terms = set(answerer._question_terms(question))
+    q_total = sum(answerer._weight(t) for t in q_terms) or 1.0
+    said = set(answerer._terms(" ".join(s.quote for s in chosen)))
+    others = [s for s in ranked if not shares_sentence(s, best)]
+    hit_scores = sorted({(s.hit.chunk_id, s.hit.score) for s in scored}, key=lambda h: h[1], reverse=True)
+    top = hit_scores[0][1] if hit_scores else 0.0
     return {
         "match": best.match,
         "dense": best.dense,
@@ -80,6 +95,13 @@ def answer_features(
         "rank": 1.0 / max(best.hit.rank, 1),
         "evidence": evidence,
         "unknown": answerer.unknown_share(question),
+        "sentences": sum(len(s.spans) for s in chosen) / 3,
+        "answer_focus": sum(answerer._weight(t) for t in q_terms & said) / q_total,
+        "ties": min(sum(s.score >= best.score - TIE for s in others), 10) / 10,
+        "papers": len({s.doc_id for s in ranked[:5]}) / 5,
+        "retrieval_margin": (top - hit_scores[1][1]) / top if len(hit_scores) > 1 and top > 0 else 1.0,
+        "match_gap": best.match - float(sum(s.match for s in ranked[:10]) / len(ranked[:10])),
+        "question_terms": min(len(q_terms), 10) / 10,
     }
 
 
