@@ -12,6 +12,7 @@ from crps_qa.answer import answerer as answer_module
 from crps_qa.answer.answerer import (
     MARKER,
     REFUSAL,
+    UNCERTAIN,
     WEIGHTS,
     Scored,
     answer_type_match,
@@ -73,9 +74,11 @@ def assert_exact(pipeline: Pipeline, answer: Answer) -> None:
         assert text[citation.char_start : citation.char_end] == citation.quote
         assert citation.chunk_id.startswith(citation.doc_id + "#")
     assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    if not answer.refused:  # each quoted sentence (whitespace collapsed), then its marker
-        parts = [f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in answer.citations]
+    parts = [f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in answer.citations]
+    if answer.decided == "answered":  # each quoted sentence (whitespace collapsed), then its marker
         assert answer.answer == " ".join(parts)
+    elif answer.decided == "uncertain":  # the sentences are cited, the text claims nothing
+        assert answer.answer == UNCERTAIN and answer.citations
     assert 0.0 <= answer.confidence <= 1.0
 
 

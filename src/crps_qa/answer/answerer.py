@@ -227,6 +227,8 @@ class Answerer:
         features = answer_features(self, question, scored, chosen, evidence=evidence)
         estimate = self.confidence.estimate(features)
         verdict = self.confidence.verdict(estimate, evidence=evidence, floor=self.refusal_threshold, missing=missing)
+        if missing or evidence < self.refusal_threshold:  # never sure of a quote the evidence rules out
+            estimate = min(estimate, confidence(evidence))
         draft = " ".join(" ".join(s.quote.split()) for s in chosen)
         signals = tuple(features.items())
         if verdict == NOT_FOUND:
