@@ -34,7 +34,7 @@ import numpy as np
 
 from crps_qa.index.build import build
 from crps_qa.index.embed import Embedder
-from crps_qa.index.store import current_build, read_manifest
+from crps_qa.index.manifest import current_build, read_manifest
 from crps_qa.pipeline import Pipeline
 from crps_qa.query.spelling import Speller
 from crps_qa.settings import Settings
@@ -179,7 +179,7 @@ def measure(
         seconds, corrected = [], 0
         for question in batch:
             t0 = time.perf_counter()
-            corrected += bool(pipeline.retriever.correct(question)[1])
+            corrected += bool(pipeline.analyzer.correct(question)[1])
             seconds.append(time.perf_counter() - t0)
         if seconds:
             spelling[name] = {**_ms_stats(seconds), "n": len(seconds), "corrected": corrected}

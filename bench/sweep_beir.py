@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ranx import Qrels, Run, evaluate
 
-from crps_qa.evaluate.beir import BEIR_METRICS, build_beir_index, load_beir
+from crps_qa.evaluate.beir import BEIR_METRICS, build_beir_index, load_beir, rank_claims
 from crps_qa.index.embed import load_embedder
-from crps_qa.search.fusion import ranked
+from crps_qa.query.analyzer import QueryAnalyzer
 from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
 
@@ -31,10 +31,8 @@ RESCORE_DEPTHS = (30, 100)
 
 
 def score(retriever: Retriever, queries, vectors, qrels, mode: str) -> dict[str, float]:
-    run = {}
-    for (qid, text), vector in zip(queries.items(), vectors, strict=True):
-        scores = retriever.run(text, mode=mode, n=100, vector=vector)
-        run[qid] = {retriever.data.passages[r].chunk_id: scores[r] for r in ranked(scores)[:100]} or {"x": 0.0}
+    analyzer = QueryAnalyzer(retriever.data, retriever.matcher.encoder, retriever.settings)
+    run, _ = rank_claims(analyzer, retriever, dict(zip(queries, vectors, strict=True)), queries, mode)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return evaluate(Qrels(qrels), Run(run), list(BEIR_METRICS), make_comparable=True)

@@ -23,6 +23,7 @@ from crps_qa.evaluate.harness import evaluate_retrieval, load_questions
 from crps_qa.index.build import build
 from crps_qa.index.embed import load_embedder
 from crps_qa.index.store import load_index
+from crps_qa.query.analyzer import QueryAnalyzer
 from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
 
@@ -62,9 +63,10 @@ def main() -> None:
                 data = load_index(base.index_dir)
                 for spec in args.variants:
                     settings = Settings(**{**base.model_dump(), **overrides(spec)})
-                    retriever = Retriever(data, embedder, settings)
-                    dev = evaluate_retrieval(retriever, splits["dev"], modes=["hybrid"]).metrics["hybrid"]
-                    test = evaluate_retrieval(retriever, splits["test"], modes=["hybrid"]).metrics["hybrid"]
+                    analyzer = QueryAnalyzer(data, embedder, settings)
+                    retriever = Retriever(data, embedder, settings, analyzer.expander)
+                    dev = evaluate_retrieval(analyzer, retriever, splits["dev"], modes=["hybrid"]).metrics["hybrid"]
+                    test = evaluate_retrieval(analyzer, retriever, splits["test"], modes=["hybrid"]).metrics["hybrid"]
                     n_dev, n_test = len([q for q in splits["dev"] if q.answerable]), len(
                         [q for q in splits["test"] if q.answerable])
                     both = (dev["hit_rate@5"] * n_dev + test["hit_rate@5"] * n_test) / (n_dev + n_test)

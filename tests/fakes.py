@@ -62,3 +62,9 @@ class SmallTokenEmbedder(FakeEmbedder):
                 vectors[row, int(hashlib.md5(piece.encode()).hexdigest(), 16) % self.dimension] = 1.0
             out.append(TokenVectors(tuple(pieces), vectors))
         return out
+
+
+def analysed(pipeline, question: str):  # noqa: ANN001, ANN201 - a Pipeline; a Query
+    """``question`` analysed for answering by ``pipeline``'s analyzer, not yet encoded (the
+    answerer then encodes what it needs, as it does for a query without vectors)."""
+    return pipeline.analyzer.analyze(question, answer=True)

@@ -8,28 +8,28 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from crps_qa.answer import answerer as answer_module
-from crps_qa.answer.answerer import (
-    MARKER,
-    REFUSAL,
-    UNCERTAIN,
+from crps_qa.answer import candidates as answer_module
+from crps_qa.answer.answerer import Answerer
+from crps_qa.answer.candidates import (
     WEIGHTS,
     Scored,
     answer_type_match,
-    is_fragment,
     is_question,
     near_duplicate,
     select,
 )
+from crps_qa.answer.texts import MARKER, REFUSAL, UNCERTAIN
 from crps_qa.cli import app
 from crps_qa.evaluate.harness import Question, answer_hit, evaluate_answers, load_questions
 from crps_qa.index import embed
 from crps_qa.index.build import build
+from crps_qa.index.match_text import with_caption
+from crps_qa.ingest.chunk import is_fragment
 from crps_qa.pipeline import Pipeline
 from crps_qa.search.late import is_content_piece
 from crps_qa.settings import Settings
 from crps_qa.types import Answer, Citation, Hit
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, analysed
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
 
@@ -114,7 +114,7 @@ def test_overlapping_passages_do_not_repeat_a_sentence(tiny):
     hits = tiny.search("ketamine rate raised every day maximum", k=10)
     spans = [(h.doc_id, h.char_start, h.char_end) for h in hits]
     assert len(spans) == len(set(spans)) and any(a[2] > b[1] for a, b in zip(spans, spans[1:], strict=False))
-    scored = tiny.answerer().score("ketamine rate raised every day maximum", hits)
+    scored = tiny.answerer().score(analysed(tiny, "ketamine rate raised every day maximum"), hits)
     keys = [(s.doc_id, s.char_start, s.char_end) for s in scored]
     assert len(keys) == len(set(keys))
 
@@ -173,8 +173,9 @@ def test_the_sentences_own_match_orders_candidates_and_the_passage_rank_breaks_n
     close = candidate("Ketamine ran at 40 mg/h on the ward.", 0.75, 1.0, 200)  # nearly as good, best passage
     assert select([matching, close])[0] is close
     assert matching.support > close.support  # refusal weighs the sentence's own match only
-    assert tiny.answerer().unknown_share("ketamine rate") == 0.0
-    assert tiny.answerer().evidence("ketamine rate", [top_passage, matching]) == pytest.approx(matching.support)
+    assert analysed(tiny, "ketamine rate").unknown_share == 0.0
+    evidence = Answerer.evidence(analysed(tiny, "ketamine rate"), [top_passage, matching])
+    assert evidence == pytest.approx(matching.support)
 
 
 def test_a_heading_scores_below_a_sentence_with_the_same_match():
@@ -202,7 +203,7 @@ def test_headings_titles_and_table_rows_are_fragments(text, fragment):
 
 
 def test_number_words_match_digits(tiny):
-    terms = tiny.answerer()._terms
+    terms = tiny.analyzer.terms
     assert terms("four categories") == terms("4 categories")
 
 
@@ -211,7 +212,8 @@ def test_a_heading_or_keyword_line_is_never_half_of_a_pair(tmp_path, fake_embedd
                           "The infusion rate was 40 mg/h. Pain fell by half.")}
     settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
     pipeline = _pipeline(settings, fake_embedder)
-    scored = pipeline.answerer().score("What was the ketamine infusion rate?", pipeline.search("infusion rate", k=5))
+    question = analysed(pipeline, "What was the ketamine infusion rate?")
+    scored = pipeline.answerer().score(question, pipeline.search("infusion rate", k=5))
     pairs = [s for s in scored if len(s.spans) == 2]
     assert pairs and all(not is_fragment(s.quote[: s.spans[0][1] - s.char_start]) for s in pairs)
     assert any(s.quote == "The infusion rate was 40 mg/h. Pain fell by half." for s in pairs)
@@ -277,7 +279,8 @@ def test_an_embedder_without_token_vectors_falls_back_to_the_sentence_cosine(tmp
     answer = pipeline.ask("What was the ketamine dose?")
     assert not answer.refused and "10 mg/h" in answer.citations[0].quote
     assert_exact(pipeline, answer)
-    scored = pipeline.answerer().score("What was the ketamine dose?", pipeline.search("ketamine dose", k=3))
+    question = analysed(pipeline, "What was the ketamine dose?")
+    scored = pipeline.answerer().score(question, pipeline.search("ketamine dose", k=3))
     assert all(s.match == s.dense for s in scored)
 
 
@@ -310,11 +313,12 @@ def test_word_by_word_match_scores_the_share_of_question_words_a_sentence_covers
     answerer = tiny.answerer()
     hit = tiny.search("maximum infusion rate", k=1)[0]
     spans = [(hit.char_start, hit.char_end)]
-    full, = answerer.match("maximum infusion rate", [(hit.doc_id, spans)])
-    none, = answerer.match("bicycle tyre puncture", [(hit.doc_id, spans)])
+    full, = answerer.match(analysed(tiny, "maximum infusion rate"), [(hit.doc_id, spans)])
+    none, = answerer.match(analysed(tiny, "bicycle tyre puncture"), [(hit.doc_id, spans)])
     assert full is not None and none is not None
     assert 0.0 <= none < full <= 1.0 and none == pytest.approx(0.0)
-    assert answerer.match("what was it?", [(hit.doc_id, spans)]) == [None]  # no content word: cosine instead
+    no_content = analysed(tiny, "what was it?")
+    assert answerer.match(no_content, [(hit.doc_id, spans)]) == [None]  # no content word: cosine instead
 
 
 @pytest.mark.parametrize(("piece", "content"), [
@@ -339,7 +343,7 @@ def test_a_question_naming_a_paper_is_matched_by_that_papers_title(tmp_path, fak
         text = pipeline.data.texts[doc_id].text
         start = text.index("The dose")
         units.append((doc_id, [(start, len(text))]))
-    rotterdam, sydney = answerer.match("How was the dose raised in the Rotterdam cohort?", units)
+    rotterdam, sydney = answerer.match(analysed(pipeline, "How was the dose raised in the Rotterdam cohort?"), units)
     assert rotterdam > sydney
     answer = pipeline.ask("How was the dose raised in the Rotterdam cohort?")
     assert not answer.refused and answer.citations[0].doc_id == "rotterdam"
@@ -573,7 +577,7 @@ def test_off_topic_questions_are_refused(real_pipeline):
 
 @pytest.mark.model
 def test_esketamine_finds_the_s_ketamine_paper(real_pipeline):
-    assert "S-ketamine" in real_pipeline.retriever.expander.expand("esketamine dose")
+    assert "S-ketamine" in real_pipeline.analyzer.expander.expand("esketamine dose")
     answer = real_pipeline.ask("What was the maximum esketamine dose on the ward?")
     assert not answer.refused
     erasmus = "erasmus-low-dose-s-ketamine-cohort"
@@ -601,11 +605,11 @@ def test_a_table_row_is_read_with_its_caption_and_other_sentences_alone(tmp_path
                            "Table 2 Side effects of S-ketamine treatment\n\nNausea 8 (27%)\n\nDizziness 14 (47%)\n")}
     settings = Settings(corpus_dir=_corpus(tmp_path / "corpus", docs), index_dir=tmp_path / "index", model="fake")
     pipeline = _pipeline(settings, fake_embedder)
-    answerer, text = pipeline.answerer(), pipeline.data.texts["cohort"].text
+    document = pipeline.data.texts["cohort"]
 
     def read(sentence: str) -> str:
-        start = text.index(sentence)
-        return answerer.matcher.with_caption("cohort", start, start + len(sentence))
+        start = document.text.index(sentence)
+        return with_caption(document.text, document.sections, start, start + len(sentence))
 
     assert read("Dizziness 14 (47%)") == "Table 2 Side effects of S-ketamine treatment: Dizziness 14 (47%)"
     assert read("Nausea was common on the ward.") == "Nausea was common on the ward."  # not in a table

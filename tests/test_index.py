@@ -7,9 +7,11 @@ import shutil
 import pytest
 
 from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IngestError
+from crps_qa.index import manifest as manifest_module
 from crps_qa.index import store as index_module
 from crps_qa.index.build import build, is_stale
-from crps_qa.index.store import load_index, read_manifest
+from crps_qa.index.manifest import read_manifest
+from crps_qa.index.store import load_index
 from crps_qa.settings import Settings
 
 
@@ -38,7 +40,7 @@ def test_every_sentence_of_every_passage_is_stored_with_its_vector(tiny_settings
 def test_manifest_records_how_the_index_was_built(tiny_settings, fake_embedder):
     build(tiny_settings, fake_embedder)
     manifest = read_manifest(tiny_settings.index_dir)
-    assert manifest["format_version"] == index_module.FORMAT_VERSION
+    assert manifest["format_version"] == manifest_module.FORMAT_VERSION
     assert manifest["model"] == "fake" and manifest["dimension"] == 64
     assert manifest["chunking"]["max_words"] == 20
     assert set(manifest["documents"]) == {"dosing", "skin"}
@@ -109,7 +111,7 @@ def test_missing_index_names_the_command_that_builds_it(tmp_path):
 def test_incompatible_index_is_refused_with_rebuild_hint(tiny_settings, fake_embedder, kwargs, edit, message):
     build(tiny_settings, fake_embedder)
     if edit:
-        path = index_module.current_build(tiny_settings.index_dir) / "manifest.json"
+        path = manifest_module.current_build(tiny_settings.index_dir) / "manifest.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
     with pytest.raises(IndexMismatchError, match=message) as err:
         load_index(tiny_settings.index_dir, **kwargs)
@@ -119,7 +121,7 @@ def test_incompatible_index_is_refused_with_rebuild_hint(tiny_settings, fake_emb
 @pytest.mark.parametrize("victim", ["passages.jsonl", "dense.faiss", "documents.json", "bm25"])
 def test_damaged_index_is_reported_as_corrupt(tiny_settings, fake_embedder, victim):
     build(tiny_settings, fake_embedder)
-    path = index_module.current_build(tiny_settings.index_dir) / victim
+    path = manifest_module.current_build(tiny_settings.index_dir) / victim
     shutil.rmtree(path) if path.is_dir() else path.write_text("garbage")
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         load_index(tiny_settings.index_dir)

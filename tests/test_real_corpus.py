@@ -58,7 +58,8 @@ def test_every_expected_answer_is_in_a_paper_and_unanswerable_questions_have_non
 
 
 def test_hybrid_meets_the_recall_gate_on_the_eval_set(real_pipeline):
-    report = evaluate_retrieval(real_pipeline.retriever, load_questions(QUESTIONS), modes=["hybrid"])
+    questions = load_questions(QUESTIONS)
+    report = evaluate_retrieval(real_pipeline.analyzer, real_pipeline.retriever, questions, modes=["hybrid"])
     assert report.questions >= 60
     assert report.metrics["hybrid"]["hit_rate@5"] >= HYBRID_HIT5_GATE, report.misses["hybrid"]
 

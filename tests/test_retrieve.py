@@ -77,16 +77,12 @@ def test_pipeline_picks_up_a_new_build(pipeline, tiny_settings, fake_embedder):
     assert pipeline.search("magnesium", k=1, mode="bm25")[0].doc_id == "extra"
 
 
-def _rescoring_retriever(sentence_weight: float, rescore_depth: int = 30):
-    """Three passages; passage 1's best sentence matches the query direction (1, 0) best."""
-    import numpy as np
-
+def _rescoring_stage(sentence_weight: float, rescore_depth: int = 30):
+    """Three one-sentence passages whose sentences have cosine 0.40 / 0.70 / 0.55 with [1, 0]."""
     from crps_qa.index.lexical import Bm25Index
     from crps_qa.index.store import IndexData, SentenceTable, make_dense
-    from crps_qa.search.retrieve import Retriever
-    from crps_qa.settings import Settings
+    from crps_qa.search.stages import SentenceRescore
     from crps_qa.types import Passage
-    from fakes import FakeEmbedder
 
     passages = [Passage(f"d#{i}", "d", f"p{i}", 0, 2) for i in range(3)]
     cosines = [0.40, 0.70, 0.55]  # best sentence of each passage
@@ -94,50 +90,104 @@ def _rescoring_retriever(sentence_weight: float, rescore_depth: int = 30):
     table = SentenceTable(np.arange(3), np.zeros(3, np.int64), np.full(3, 2), vectors)
     data = IndexData({"build_id": "t"}, {}, {}, passages, vectors, make_dense(vectors), Bm25Index.build(["a"] * 3),
                      sentences=table)
-    settings = Settings(sentence_weight=sentence_weight, rescore_depth=rescore_depth)
-    return Retriever(data, FakeEmbedder(dimension=2), settings)
+    return SentenceRescore(data, sentence_weight, rescore_depth)
+
+
+def _query(text: str, vector=None, tokens=None):  # noqa: ANN001, ANN202
+    from crps_qa.query.analyzer import Query
+
+    return Query(typed=text, text=text, expanded=text, vector=vector, tokens=tokens)
+
+
+def _run(scores: dict[int, float]):  # noqa: ANN202
+    from crps_qa.search.stages import Run
+
+    return Run(depth=10, scores=scores)
+
+
+EAST = np.array([1.0, 0.0], np.float32)
 
 
 def test_rescoring_adds_the_scaled_best_sentence_match_to_the_fused_score():
-    retriever = _rescoring_retriever(sentence_weight=1.0)
     fused = {0: 0.9, 1: 0.6, 2: 0.3}
     # fused scaled 1.0 / 0.5 / 0.0; best sentence 0.40 / 0.70 / 0.55 scaled 0.0 / 1.0 / 0.5
-    assert retriever.rescore(fused, np.array([1.0, 0.0], np.float32)) == pytest.approx({0: 1.0, 1: 1.5, 2: 0.5})
+    out = _rescoring_stage(sentence_weight=1.0)(_query("q", EAST), _run(fused)).scores
+    assert out == pytest.approx({0: 1.0, 1: 1.5, 2: 0.5})
 
 
 def test_rescoring_is_off_at_weight_zero_and_leaves_passages_past_the_depth_in_order():
     fused = {0: 0.9, 1: 0.6, 2: 0.3}
-    assert _rescoring_retriever(sentence_weight=0.0).rescore(fused, np.array([1.0, 0.0], np.float32)) == fused
-    deep = _rescoring_retriever(sentence_weight=1.0, rescore_depth=2).rescore(fused, np.array([1.0, 0.0], np.float32))
+    assert _rescoring_stage(sentence_weight=0.0)(_query("q", EAST), _run(fused)).scores == fused
+    deep = _rescoring_stage(sentence_weight=1.0, rescore_depth=2)(_query("q", EAST), _run(fused)).scores
     assert deep == pytest.approx({0: 1.0, 1: 1.5, 2: 0.0})  # passage 2 is past the cut: only its scaled fused 0.0
 
 
 def test_document_prior_lifts_every_passage_of_the_document_the_question_points_at(tiny_settings, fake_embedder):
-    from crps_qa.search.retrieve import Retriever
+    from crps_qa.search.stages import DocumentPrior
 
     build(tiny_settings, fake_embedder)
     data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
-    retriever = Retriever(data, fake_embedder, tiny_settings.model_copy(update={"doc_weight": 0.3}))
+    prior = DocumentPrior(data, 0.3)
     flat = dict.fromkeys(range(len(data.passages)), 0.0)
-    lifted = retriever.document_prior(flat, "cold woman")  # words only the skin document uses
+    lifted = prior(_query("cold woman"), _run(flat)).scores  # words only the skin document uses
     for row, passage in enumerate(data.passages):
         assert lifted[row] == pytest.approx(0.3 if passage.doc_id == "skin" else 0.0)
-    assert retriever.document_prior(flat, "xylophone") == flat  # no document matches: no change
+    assert prior(_query("xylophone"), _run(flat)).scores == flat  # no document matches: no change
 
 
 def test_document_prior_is_off_at_weight_zero(tiny_settings, fake_embedder):
-    from crps_qa.search.retrieve import Retriever
+    from crps_qa.search.stages import DocumentPrior
 
     build(tiny_settings, fake_embedder)
     data = Pipeline.open(tiny_settings, embedder=fake_embedder).data
-    retriever = Retriever(data, fake_embedder, tiny_settings.model_copy(update={"doc_weight": 0.0}))
-    assert retriever.document_prior({0: 0.5}, "cold woman") == {0: 0.5}
+    assert DocumentPrior(data, 0.0)(_query("cold woman"), _run({0: 0.5})).scores == {0: 0.5}
 
 
-def _matching_retriever(tmp_path, fake_embedder, **update):
+def test_fusion_stage_merges_the_pending_runs_and_clears_them():
+    from crps_qa.search.stages import Fuse, Run
+
+    run = Run(depth=10, scores={1: 4.0}, pending=({0: 0.9, 1: 0.5}, {1: 4.0, 2: 2.0}))
+    fused = Fuse("convex", 60, 0.5)(_query("q"), run)
+    # min-max scaled: dense 1.0 / 0.0 / -, bm25 - / 1.0 / 0.0; half of each
+    assert fused.scores == pytest.approx({0: 0.5, 1: 0.5, 2: 0.0}) and fused.pending == ()
+    rrf = Fuse("rrf", 60, 0.5)(_query("q"), run).scores
+    assert rrf == pytest.approx({0: 1 / 61, 1: 1 / 62 + 1 / 61, 2: 1 / 62})
+
+
+def test_bm25_stage_returns_at_most_depth_passages_with_a_positive_score_among_the_allowed_rows():
+    from crps_qa.index.lexical import Bm25Index
+    from crps_qa.index.store import IndexData, make_dense
+    from crps_qa.search.stages import Bm25, Run
+    from crps_qa.types import Passage
+
+    texts = ["ketamine dose", "ketamine", "knee exam"]
+    passages = [Passage(f"d#{i}", "d", t, 0, len(t)) for i, t in enumerate(texts)]
+    vectors = np.eye(3, dtype=np.float32)
+    data = IndexData({"build_id": "t"}, {}, {}, passages, vectors, make_dense(vectors), Bm25Index.build(texts))
+    stage = Bm25(data)
+    assert set(stage(_query("ketamine dose"), Run(depth=10)).scores) == {0, 1}  # the knee passage scores 0
+    assert list(stage(_query("ketamine dose"), Run(depth=1)).scores) == [0]
+    assert set(stage(_query("ketamine"), Run(depth=10, rows=np.array([1, 2]))).scores) == {1}
+
+
+def test_dense_stage_ranks_by_cosine_and_keeps_its_run_for_fusion():
+    from crps_qa.index.lexical import Bm25Index
+    from crps_qa.index.store import IndexData, make_dense
+    from crps_qa.search.stages import Dense, Run
+    from crps_qa.types import Passage
+
+    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=np.float32)
+    passages = [Passage(f"d#{i}", "d", f"p{i}", 0, 2) for i in range(3)]
+    data = IndexData({"build_id": "t"}, {}, {}, passages, vectors, make_dense(vectors), Bm25Index.build(["a"] * 3))
+    run = Dense(data)(_query("q", np.array([0.8, 0.6], np.float32)), Run(depth=2))
+    assert run.scores == pytest.approx({0: 0.8, 1: 0.96}) and run.pending == (run.scores,)
+    only = Dense(data)(_query("q", np.array([0.8, 0.6], np.float32)), Run(depth=5, rows=np.array([2])))
+    assert only.scores == pytest.approx({2: 0.6})
+
+
+def _matching_pipeline(tmp_path, fake_embedder, **update):
     """Two one-passage papers: only the knee paper has a sentence with every word of "knee
     examined every week"; the ketamine paper shares one word ("week") in its only sentence."""
-    from crps_qa.search.retrieve import Retriever
     from crps_qa.settings import Settings
 
     corpus = tmp_path / "corpus"
@@ -146,32 +196,40 @@ def _matching_retriever(tmp_path, fake_embedder, **update):
     (corpus / "knee.txt").write_text("Knee study\n\nMethods\n\nThe knee was examined every week.", encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
     build(settings, fake_embedder)
-    data = Pipeline.open(settings, embedder=fake_embedder).data
-    rows = {p.doc_id: row for row, p in enumerate(data.passages)}
-    return Retriever(data, fake_embedder, settings.model_copy(update=update)), rows["ketamine"], rows["knee"]
+    pipeline = Pipeline(settings.model_copy(update=update), fake_embedder,
+                        Pipeline.open(settings, embedder=fake_embedder).data)
+    rows = {p.doc_id: row for row, p in enumerate(pipeline.data.passages)}
+    return pipeline, rows["ketamine"], rows["knee"]
 
 
 def test_word_matching_lifts_the_passage_whose_sentence_covers_the_question(tmp_path, fake_embedder):
-    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=3.0)
+    pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=3.0)
     question = "knee examined every week"
-    matches = retriever.matcher.passage_match(question, [ketamine, knee])
+    matches = pipeline.retriever.matcher.passage_match(question, [ketamine, knee])
     assert matches is not None and matches[0] < matches[1] == pytest.approx(1.0)
-    scores = retriever.interact({ketamine: 2.0, knee: 1.0}, question)
+    scores = pipeline.retriever.stages["late"](_query(question), _run({ketamine: 2.0, knee: 1.0})).scores
     # scaled by the best score, plus 3 x the best sentence's match
     assert scores == pytest.approx({ketamine: 1.0 + 3 * matches[0], knee: 0.5 + 3 * matches[1]})
     assert scores[knee] > scores[ketamine]
-    assert retriever.search(question, k=2)[0].doc_id == "knee"
+    assert pipeline.search(question, k=2)[0].doc_id == "knee"
 
 
 def test_word_matching_is_off_at_weight_zero_and_leaves_passages_past_the_depth_below(tmp_path, fake_embedder):
-    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=0.0)
-    assert retriever.interact({ketamine: 2.0, knee: 1.0}, "knee examined every week") == {ketamine: 2.0, knee: 1.0}
-    shallow, ketamine, knee = _matching_retriever(tmp_path / "b", fake_embedder, match_weight=3.0, rescore_depth=1)
-    scores = shallow.interact({ketamine: 2.0, knee: 1.0}, "knee examined every week")
-    assert scores[knee] == pytest.approx(0.5) and scores[ketamine] > scores[knee]  # past the cut: scaled only
+    pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=0.0)
+    question, scores = _query("knee examined every week"), {ketamine: 2.0, knee: 1.0}
+    assert pipeline.retriever.stages["late"](question, _run(scores)).scores == scores
+    shallow, ketamine, knee = _matching_pipeline(tmp_path / "b", fake_embedder, match_weight=3.0, rescore_depth=1)
+    out = shallow.retriever.stages["late"](question, _run({ketamine: 2.0, knee: 1.0})).scores
+    assert out[knee] == pytest.approx(0.5) and out[ketamine] > out[knee]  # past the cut: scaled only
 
 
 def test_word_matching_needs_a_content_word(tmp_path, fake_embedder):
-    retriever, ketamine, knee = _matching_retriever(tmp_path, fake_embedder, match_weight=3.0)
-    assert retriever.matcher.passage_match("what was it?", [ketamine, knee]) is None
-    assert retriever.interact({ketamine: 2.0, knee: 1.0}, "what was it?") == {ketamine: 2.0, knee: 1.0}
+    pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=3.0)
+    assert pipeline.retriever.matcher.passage_match("what was it?", [ketamine, knee]) is None
+    late = pipeline.retriever.stages["late"]
+    assert late(_query("what was it?"), _run({ketamine: 2.0, knee: 1.0})).scores == {ketamine: 2.0, knee: 1.0}
+
+
+def test_a_mode_runs_the_stages_its_setting_names(tmp_path, fake_embedder):
+    pipeline, _, _ = _matching_pipeline(tmp_path, fake_embedder, hybrid_stages=("bm25",))
+    assert pipeline.search("knee", k=5, mode="hybrid") == pipeline.search("knee", k=5, mode="bm25")

@@ -87,7 +87,7 @@ def pipeline(tiny_settings, fake_embedder) -> Pipeline:
 
 def test_search_with_a_typo_finds_what_the_correct_spelling_finds(pipeline):
     request = pipeline.validate("maximum infusoin rate")
-    assert request.query == "maximum infusion rate" and request.question == "maximum infusoin rate"
+    assert request.query.text == "maximum infusion rate" and request.query.typed == "maximum infusoin rate"
     assert request.corrections == (Correction("infusoin", "infusion"),)
     assert pipeline.search("maximum infusoin rate", k=3) == pipeline.search("maximum infusion rate", k=3)
 
@@ -103,7 +103,7 @@ def test_an_answer_reports_the_corrections_and_keeps_the_question_as_typed(pipel
 
 def test_one_request_can_be_searched_exactly_as_typed(pipeline):
     request = pipeline.validate("maximum infusoin rate", correct=False)
-    assert request.query == "maximum infusoin rate" and request.corrections == ()
+    assert request.query.text == "maximum infusoin rate" and request.corrections == ()
     assert pipeline.ask("What was the maximum infusoin rate?", correct=False).corrections == ()
 
 
@@ -111,7 +111,7 @@ def test_correction_can_be_turned_off(tiny_settings, fake_embedder):
     build(tiny_settings, fake_embedder)
     settings = Settings(**{**tiny_settings.model_dump(), "spelling_correction": False})
     request = Pipeline.open(settings, embedder=fake_embedder).validate("maximum infusoin rate")
-    assert request.query == "maximum infusoin rate" and request.corrections == ()
+    assert request.query.text == "maximum infusoin rate" and request.corrections == ()
 
 
 @pytest.mark.parametrize(("typed", "papers", "expected"), [

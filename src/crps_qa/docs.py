@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 def settings_table() -> str:
     rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default
+        default = json.dumps(list(field.default)) if isinstance(field.default, tuple) else field.default
         rows.append(f"| `{name}` | `CRPS_QA_{name.upper()}` | `{default}` | {field.description} |")
     return "\n".join(rows)
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+# Retrieval stages a mode may list (crps_qa.search.stages); first-stage retrievers, then the rest.
+RETRIEVERS: tuple[str, ...] = ("dense", "bm25")
+STAGES: tuple[str, ...] = (*RETRIEVERS, "fuse", "sentence", "document", "late")
 
 
 class Settings(BaseSettings):
@@ -57,6 +60,13 @@ class Settings(BaseSettings):
         0.3, ge=0.0, le=10.0,
         description="Hybrid document prior: weight of BM25 against a passage's whole document (0 turns it off).",
     )
+    hybrid_stages: tuple[str, ...] = Field(
+        ("dense", "bm25", "fuse", "sentence", "document", "late"),
+        description="Stages of hybrid mode, in order (JSON list): retrievers (dense, bm25), fuse, then "
+        "re-scoring by best sentence (sentence), document prior (document), word-by-word match (late).",
+    )
+    dense_stages: tuple[str, ...] = Field(("dense",), description="Stages of dense mode, in order (JSON list).")
+    bm25_stages: tuple[str, ...] = Field(("bm25",), description="Stages of bm25 mode, in order (JSON list).")
     candidates: int = Field(100, ge=1, le=10000, description="Hits taken from each retriever before fusion.")
     query_expansion: bool = Field(
         True, description="Expand queries with abbreviations and spelling variants the corpus defines."
@@ -81,3 +91,21 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP service.")
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit UI.")
     api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the HTTP service.")
+
+    @field_validator("hybrid_stages", "dense_stages", "bm25_stages")
+    @classmethod
+    def _known_stages(cls, stages: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; use some of {', '.join(STAGES)}")
+        retrievers = [s for s in stages if s in RETRIEVERS]
+        if not retrievers or stages[: len(retrievers)] != tuple(retrievers):
+            raise ValueError(f"a mode starts with its retrievers ({', '.join(RETRIEVERS)}), e.g. [\"dense\", \"bm25\", "
+                             "\"fuse\"]")
+        if len(retrievers) > 1 and "fuse" not in stages:
+            raise ValueError("a mode with two retrievers needs the \"fuse\" stage after them")
+        return stages
+
+    def stages(self, mode: str) -> tuple[str, ...]:
+        """The stage names of ``mode`` (hybrid, dense or bm25)."""
+        return getattr(self, f"{mode}_stages")

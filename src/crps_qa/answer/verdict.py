@@ -44,10 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crps_qa.answer.candidates import ANSWER_TYPES, answer_type_match, shares_sentence
 from crps_qa.errors import CrpsQaError
 
 if TYPE_CHECKING:  # the answerer imports this module; only type hints go the other way
-    from crps_qa.answer.answerer import Answerer, Scored
+    from crps_qa.answer.answerer import Answerer
+    from crps_qa.answer.candidates import Scored
+    from crps_qa.query.analyzer import Query
 
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
 VERDICTS = (ANSWERED, UNCERTAIN, NOT_FOUND)
@@ -60,25 +63,24 @@ BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants, at sentence level
 
 
 def answer_features(
-    answerer: Answerer, question: str, scored: Sequence[Scored], chosen: Sequence[Scored], *, evidence: float,
+    answerer: Answerer, query: Query, scored: Sequence[Scored], chosen: Sequence[Scored], *, evidence: float,
 ) -> dict[str, float]:
     """The features of the answer ``chosen[0]`` (see module doc); all zero without candidates."""
     if not scored or not chosen:
-        return dict.fromkeys(FEATURES, 0.0) | {"evidence": evidence, "unknown": answerer.unknown_share(question)}
-    from crps_qa.answer.answerer import answer_type_match, shares_sentence
-
+        return dict.fromkeys(FEATURES, 0.0) | {"evidence": evidence, "unknown": query.unknown_share}
+    question = query.text
     best = chosen[0]
     ranked = sorted(scored, key=lambda s: s.score, reverse=True)
     runner = next((s for s in ranked if s is not best and not shares_sentence(s, best)), None)
-    bm25 = sentence_bm25(answerer, question, scored)
+    bm25 = sentence_bm25(answerer, query, scored)
     top_bm25 = max(bm25.values(), default=0.0)
     top_dense = max(s.dense for s in scored)
     best_bm25 = bm25.get(id(best), 0.0)
     agree = ((best.dense >= top_dense - 1e-9) + (top_bm25 > 0 and best_bm25 >= top_bm25 - 1e-9)) / 2
-    asked = any(asks.search(question) for asks, _ in _answer_types())
-    q_terms = set(answerer._question_terms(question))
-    q_total = sum(answerer._weight(t) for t in q_terms) or 1.0
-    said = set(answerer._terms(" ".join(s.quote for s in chosen)))
+    asked = any(asks.search(question) for asks, _ in ANSWER_TYPES)
+    q_terms = set(query.terms)
+    q_total = sum(query.terms.values()) or 1.0
+    said = set(answerer.analyzer.terms(" ".join(s.quote for s in chosen)))
     others = [s for s in ranked if not shares_sentence(s, best)]
     hit_scores = sorted({(s.hit.chunk_id, s.hit.score) for s in scored}, key=lambda h: h[1], reverse=True)
     top = hit_scores[0][1] if hit_scores else 0.0
@@ -94,9 +96,9 @@ def answer_features(
         "type_match": answer_type_match(question, best.quote) if asked else 0.0,
         "rank": 1.0 / max(best.hit.rank, 1),
         "evidence": evidence,
-        "unknown": answerer.unknown_share(question),
+        "unknown": query.unknown_share,
         "sentences": sum(len(s.spans) for s in chosen) / 3,
-        "answer_focus": sum(answerer._weight(t) for t in q_terms & said) / q_total,
+        "answer_focus": sum(query.terms[t] for t in q_terms & said) / q_total,
         "ties": min(sum(s.score >= best.score - TIE for s in others), 10) / 10,
         "papers": len({s.doc_id for s in ranked[:5]}) / 5,
         "retrieval_margin": (top - hit_scores[1][1]) / top if len(hit_scores) > 1 and top > 0 else 1.0,
@@ -105,17 +107,11 @@ def answer_features(
     }
 
 
-def _answer_types():
-    from crps_qa.answer.answerer import ANSWER_TYPES
-
-    return ANSWER_TYPES
-
-
-def sentence_bm25(answerer: Answerer, question: str, scored: Sequence[Scored]) -> dict[int, float]:
+def sentence_bm25(answerer: Answerer, query: Query, scored: Sequence[Scored]) -> dict[int, float]:
     """Okapi BM25 of each candidate (keyed by ``id``) against the question's content terms, with the
-    corpus IDF of the answerer and lengths relative to the candidates' mean length."""
-    q_terms = set(answerer._question_terms(question))
-    docs = {id(s): answerer._terms(s.quote) for s in scored}
+    corpus IDF of the question's terms and lengths relative to the candidates' mean length."""
+    q_terms = query.terms
+    docs = {id(s): answerer.analyzer.terms(s.quote) for s in scored}
     mean_len = sum(len(t) for t in docs.values()) / max(len(docs), 1) or 1.0
     out = {}
     for key, terms in docs.items():
@@ -123,7 +119,7 @@ def sentence_bm25(answerer: Answerer, question: str, scored: Sequence[Scored]) -
         for t in terms:
             counts[t] = counts.get(t, 0) + 1
         norm = BM25_K1 * (1 - BM25_B + BM25_B * len(terms) / mean_len)
-        out[key] = sum(answerer._weight(t) * counts[t] * (BM25_K1 + 1) / (counts[t] + norm)
+        out[key] = sum(q_terms[t] * counts[t] * (BM25_K1 + 1) / (counts[t] + norm)
                        for t in q_terms if t in counts)
     return out
 

@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 
 from crps_qa.api.service import Service
 from crps_qa.pipeline import Pipeline
-from crps_qa.settings import Settings
 
 
 async def get_service(request: Request) -> Service:
@@ -25,12 +24,7 @@ async def get_pipeline(service: ServiceDep) -> Pipeline:
     return service.require()
 
 
-async def get_settings(service: ServiceDep) -> Settings:
-    return service.settings
-
-
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def doc_ids(value: list[str] | str | None) -> tuple[str, ...]:

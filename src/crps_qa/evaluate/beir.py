@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from crps_qa.errors import ConfigError
-from crps_qa.index.build import _embed
+from crps_qa.index.build import embed_cached
 from crps_qa.index.embed import Embedder
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.store import IndexData, SentenceTable, make_dense
 from crps_qa.ingest.chunk import split_sentences
+from crps_qa.query.analyzer import QueryAnalyzer
 from crps_qa.search.fusion import ranked
 from crps_qa.search.retrieve import Retriever
 from crps_qa.settings import Settings
@@ -110,7 +111,7 @@ def _cached_vectors(
             raise ConfigError(f"Vector cache {cache} does not fit this corpus/model; delete it.")
         return vectors
     # Each distinct text once (a title repeated as its abstract's first sentence, boilerplate).
-    vectors, _, _ = _embed(texts, embedder.name, embedder, {}, batch_size=batch_size, progress=True)
+    vectors, _, _ = embed_cached(texts, embedder.name, embedder, {}, batch_size=batch_size, progress=True)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, vectors)
@@ -173,17 +174,13 @@ def run_beir(
     data, doc_seconds, sentence_seconds = build_beir_index(
         corpus, embedder, batch_size=settings.batch_size, cache=cache
     )
-    retriever = Retriever(data, embedder, settings)
+    analyzer = QueryAnalyzer(data, embedder, settings)
+    retriever = Retriever(data, embedder, settings, analyzer.expander)
     ids = list(queries)
     vectors = embedder.encode([queries[i] for i in ids], batch_size=settings.batch_size)
     metrics, latency = {}, {}
     for mode in modes:
-        run, times = {}, []
-        for qid, vector in zip(ids, vectors, strict=True):
-            started = time.perf_counter()
-            scores = retriever.run(queries[qid], mode=mode, n=100, vector=vector)
-            times.append(time.perf_counter() - started)
-            run[qid] = {data.passages[r].chunk_id: scores[r] for r in ranked(scores)[:100]} or {"<none>": 0.0}
+        run, times = rank_claims(analyzer, retriever, dict(zip(ids, vectors, strict=True)), queries, mode)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = evaluate(Qrels(qrels), Run(run), list(BEIR_METRICS), make_comparable=True)
@@ -194,3 +191,21 @@ def run_beir(
         directory.name, len(corpus), len(ids), metrics, doc_seconds + sentence_seconds, latency, sentences,
         sentence_seconds,
     )
+
+
+def rank_claims(
+    analyzer: QueryAnalyzer, retriever: Retriever, vectors: dict[str, np.ndarray], queries: dict[str, str], mode: str
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """The top 100 documents of every claim under ``mode`` (a ranx run), and seconds per claim.
+    ``vectors``: each claim's vector as written, encoded in one batch."""
+    settings, passages = retriever.settings, retriever.data.passages
+    run, times = {}, []
+    for qid, vector in vectors.items():
+        started = time.perf_counter()
+        query = analyzer.analyze(queries[qid])
+        if retriever.needs_vectors(mode):  # the batch's vector is of the claim as written
+            query = analyzer.encode(query, vector=vector, tokens="late" in settings.stages(mode))
+        scores = retriever.run(query, mode=mode, n=100)
+        times.append(time.perf_counter() - started)
+        run[qid] = {passages[r].chunk_id: scores[r] for r in ranked(scores)[:100]} or {"<none>": 0.0}
+    return run, times

@@ -4,7 +4,7 @@ A passage is relevant to a question when it contains one of the expected answer 
 after lower-casing and deleting everything but letters and digits ("dura-\\ntion" == "duration").
 
     questions = load_questions(Path("eval/questions.jsonl"))
-    report = evaluate_retrieval(pipeline.retriever, questions, modes=["hybrid", "bm25"])
+    report = evaluate_retrieval(pipeline.analyzer, pipeline.retriever, questions, modes=["hybrid", "bm25"])
     report.metrics["hybrid"]["hit_rate@5"]
     answers = evaluate_answers(pipeline.ask, questions)   # answer hit rate, refusal precision/recall
     answers.metrics["answer_hit_rate"]
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from crps_qa.errors import QueryError
+from crps_qa.query.analyzer import QueryAnalyzer
 from crps_qa.search.fusion import ranked
 from crps_qa.search.retrieve import Retriever
 from crps_qa.types import Answer, Passage
@@ -95,13 +96,14 @@ class RetrievalReport:
 
 
 def evaluate_retrieval(
-    retriever: Retriever, questions: Sequence[Question], *, modes: Sequence[str], depth: int = 10
+    analyzer: QueryAnalyzer, retriever: Retriever, questions: Sequence[Question], *, modes: Sequence[str],
+    depth: int = 10,
 ) -> RetrievalReport:
     """Rank passages for every answerable question under each mode and score the runs with ranx."""
     from ranx import Qrels, Run, evaluate
 
     answerable = [q for q in questions if q.answerable and q.answers]
-    passages = retriever.data.passages
+    passages, row_of = retriever.data.passages, retriever.data.row_of
     qrels = {q.id: dict.fromkeys(relevant_passages(q, passages), 1) for q in answerable}
     judged = [q for q in answerable if qrels[q.id]]
     unmatchable = [q.id for q in answerable if not qrels[q.id]]
@@ -109,7 +111,10 @@ def evaluate_retrieval(
     for mode in modes:
         run: dict[str, dict[str, float]] = {}
         for q in answerable:
-            scores = retriever.run(q.question, mode=mode, n=depth)
+            query = analyzer.analyze(q.question)
+            if retriever.needs_vectors(mode):
+                query = analyzer.encode(query, joint=False, tokens="late" in retriever.settings.stages(mode))
+            scores = retriever.run(query, mode=mode, n=depth)
             top = ranked(scores)[:depth]
             # ranx needs a non-empty run per query; a dummy id with a tiny score counts as a miss.
             run[q.id] = {passages[row].chunk_id: float(scores[row]) for row in top} or {"<none>": 0.0}
@@ -130,16 +135,12 @@ def evaluate_retrieval(
         misses[mode] = [
             {
                 "id": q.id, "question": q.question, "expected": list(q.answers), "doc_id": q.doc_id,
-                "got": [f"{passages[_row(passages, c)].doc_id}: {passages[_row(passages, c)].text[:160]}"
+                "got": [f"{passages[row_of[c]].doc_id}: {passages[row_of[c]].text[:160]}"
                         for c in list(run[q.id])[:3] if c != "<none>"],
             }
             for q in answerable if hit5.get(q.id, 0.0) == 0.0
         ]
     return RetrievalReport(list(modes), len(answerable), metrics, curves, per_doc, misses, unmatchable)
-
-
-def _row(passages: Sequence[Passage], chunk_id: str) -> int:
-    return next(i for i, p in enumerate(passages) if p.chunk_id == chunk_id)
 
 
 def _per_doc(questions: Sequence[Question], hit5: dict[str, float]) -> dict[str, float]:

@@ -20,8 +20,9 @@ import numpy as np
 from crps_qa.errors import CrpsQaError, IngestError
 from crps_qa.index.embed import Embedder, TokenEncoder
 from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.manifest import FORMAT_VERSION, read_manifest
+from crps_qa.index.match_text import match_text
 from crps_qa.index.store import (
-    FORMAT_VERSION,
     IndexData,
     SentenceTable,
     TokenTable,
@@ -29,7 +30,6 @@ from crps_qa.index.store import (
     load_index,
     make_dense,
     new_build_id,
-    read_manifest,
     save_index,
     utc_now,
     vector_key,
@@ -39,7 +39,6 @@ from crps_qa.ingest.catalog import describe, load_catalog
 from crps_qa.ingest.chunk import chunk_document, split_sentences
 from crps_qa.ingest.normalize import normalize_document
 from crps_qa.ingest.read import ingest_corpus
-from crps_qa.search.late import WordMatcher
 from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, SkippedFile
 
@@ -47,7 +46,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the text given to the embedder changes shape, so cached vectors are not reused.
 EMBED_TEMPLATE = "title-section-text/1"
-# The same for the sentence text the word matcher reads (WordMatcher.match_text).
+# The same for the sentence text the word matcher reads (crps_qa.index.match_text.match_text).
 MATCH_TEMPLATE = "caption-expanded/1"
 
 
@@ -143,11 +142,11 @@ def token_table(
     probe = embedder.encode_tokens(["probe"])[0].vectors
     if probe.ndim != 2 or probe.shape[1] != embedder.dimension:
         return None, [], 0
-    matcher = WordMatcher(data, embedder, QueryExpander(dict(data.expansions)))
+    expander = QueryExpander(dict(data.expansions))
     table = data.sentences
     keys = sorted({(data.passages[int(r)].doc_id, int(a), int(b))
                    for r, a, b in zip(table.rows, table.starts, table.ends, strict=True)})
-    texts = [matcher.match_text(*key) for key in keys]
+    texts = [match_text(data.texts[d].text, data.texts[d].sections, a, b, expander) for d, a, b in keys]
     text_keys = [vector_key(model, f"{MATCH_TEMPLATE}|{text}") for text in texts]
     todo = list(dict.fromkeys(k for k in text_keys if k not in cache))
     first = {k: i for i, k in reversed(list(enumerate(text_keys)))}
@@ -159,7 +158,7 @@ def token_table(
     return tokens, text_keys, len(todo)
 
 
-def _embed(
+def embed_cached(
     texts: list[str], model: str, embedder: Embedder, cache: dict[str, np.ndarray], *, batch_size: int,
     progress: bool,
 ) -> tuple[np.ndarray, list[str], int]:
@@ -214,12 +213,12 @@ def build(settings: Settings, embedder: Embedder, *, rebuild: bool = False, prog
         cache, token_cache = ({}, {}) if rebuild else _previous_vectors(settings)
         embed = {"batch_size": settings.batch_size, "progress": progress}
         inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
-        vectors, keys, embedded = _embed(inputs, settings.model, embedder, cache, **embed)
+        vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, **embed)
         # Each sentence on its own, without title context: re-scoring asks "does one sentence of
         # this passage say what the question asks?", which a whole-passage vector blurs.
         rows, starts, ends = sentence_spans(texts, passages)
         sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
-        sentence_vectors, sentence_keys, sentences_embedded = _embed(
+        sentence_vectors, sentence_keys, sentences_embedded = embed_cached(
             sentence_texts, settings.model, embedder, cache, **embed
         )
         sentences = SentenceTable(rows, starts, ends, sentence_vectors)

@@ -14,10 +14,11 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from crps_qa.vocab import STOP_WORDS
+
 # "S-ketamine" → s, ketamine; "25mg/hr" → 25, mg, hr (so it matches "25 mg/hr"); "T0" stays t0;
 # "0.5" stays whole. Lone letters other than digits are noise and dropped below.
 _TOKEN = re.compile(r"[a-z]+\d*|\d+(?:\.\d+)?")
-_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")  # stateless and thread-safe for stemWords
 
 
@@ -30,7 +31,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-case, split on non-alphanumerics, drop stop-words and lone letters, Snowball-stem;
     a one-letter-prefixed word also yields its whole form ("s-ketamine" → "ketamin", "s-ketamin")."""
     lowered = text.lower()
-    words = [w for w in _TOKEN.findall(lowered) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())]
+    words = [w for w in _TOKEN.findall(lowered) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
     prefixed = _LETTER_PREFIXED.findall(lowered)  # [("s", "ketamine"), ...]
     stems = _STEMMER.stemWords(words + [word for _, word in prefixed])
     whole = [f"{letter}-{stem}" for (letter, _), stem in zip(prefixed, stems[len(words) :], strict=True)]

@@ -36,14 +36,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from crps_qa.errors import REBUILD_HINT, IndexCorruptError
 from crps_qa.index.lexical import Bm25Index
+from crps_qa.index.manifest import CURRENT, check_compatible, current_build, read_manifest
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: sentence vectors for re-scoring; 3: passage roles, sections close after tables
-CURRENT = "current"
 BUILDS = "builds"
 KEEP_BUILDS = 2  # the new build and the one before it (a reader may still be loading it)
 
@@ -267,48 +266,6 @@ def utc_now() -> str:
 
 # ---------------------------------------------------------------------------- reading
 
-
-def current_build(index_dir: Path) -> Path:
-    """Folder of the current build, or IndexMissingError naming the command that builds one."""
-    link = index_dir / CURRENT
-    if not link.exists():
-        raise IndexMissingError(
-            f"No index found in {index_dir}/. Build it with: crps-qa index --index {index_dir}"
-        )
-    return link.resolve()
-
-
-def read_manifest(index_dir: Path) -> dict[str, Any]:
-    build = current_build(index_dir)
-    try:
-        return json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(
-            f"The index manifest in {build} is unreadable ({exc}). "
-            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
-        ) from exc
-
-
-def check_compatible(manifest: dict[str, Any], index_dir: Path, *, model: str | None, dimension: int | None) -> None:
-    """Refuse an index built with another format, model or dimension."""
-    fix = f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"The index in {index_dir}/ has format version {manifest.get('format_version')}, "
-            f"this crps-qa reads version {FORMAT_VERSION}. {fix}"
-        )
-    if model is not None and manifest.get("model") != model:
-        raise IndexMismatchError(
-            f"The index in {index_dir}/ was built with model {manifest.get('model')!r} but the model "
-            f"setting is {model!r}. {fix} (or set CRPS_QA_MODEL={manifest.get('model')})"
-        )
-    if dimension is not None and manifest.get("dimension") != dimension:
-        raise IndexMismatchError(
-            f"The index in {index_dir}/ has {manifest.get('dimension')}-dimensional vectors but the "
-            f"model gives {dimension}. {fix}"
-        )
-
-
 def load_index(index_dir: Path, *, model: str | None = None, dimension: int | None = None) -> IndexData:
     """Load the current build of ``index_dir``; refuse a missing, corrupt or incompatible one."""
     manifest = read_manifest(index_dir)
@@ -326,7 +283,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     except Exception as exc:  # noqa: BLE001 - any unreadable part means the same thing
         raise IndexCorruptError(
             f"The index in {build} is damaged ({type(exc).__name__}: {exc}). "
-            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+            f"Rebuild it with: {REBUILD_HINT} --index {index_dir}"
         ) from exc
     if (
         dense.ntotal != len(passages)
@@ -338,7 +295,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         raise IndexCorruptError(
             f"The index in {build} is inconsistent ({dense.ntotal} vectors, {len(passages)} passages, "
             f"{len(sentences)} sentences). "
-            f"Rebuild it with: crps-qa index --rebuild --index {index_dir}"
+            f"Rebuild it with: {REBUILD_HINT} --index {index_dir}"
         )
     texts = {
         doc_id: CleanDocument(

@@ -82,6 +82,13 @@ class QueryExpander:
         if corpus_words is not None:  # a variant is only useful if the corpus spells it one way
             pairs += [(a, b) for a, b in VARIANTS if a.lower() in corpus_words or b.lower() in corpus_words]
         self._pairs = pairs
+        # compiled once: the indexer expands every sentence, and hundreds of abbreviations would
+        # overflow re's cache of compiled patterns if each call compiled its own
+        self._compiled = [
+            (re.compile(rf"(?<![\w-]){re.escape(short)}(?![\w-])", re.IGNORECASE), f" {_squash(long_form)} ",
+             short, long_form)
+            for short, long_form in pairs
+        ]
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -90,9 +97,9 @@ class QueryExpander:
     def expand(self, query: str) -> str:
         extra: list[str] = []
         lowered = f" {_squash(query)} "
-        for short, long_form in self._pairs:
-            has_short = re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", query, re.IGNORECASE) is not None
-            has_long = f" {_squash(long_form)} " in lowered
+        for pattern, squashed_long, short, long_form in self._compiled:
+            has_short = pattern.search(query) is not None
+            has_long = squashed_long in lowered
             if has_short and not has_long:
                 extra.append(long_form)
             elif has_long and not has_short:

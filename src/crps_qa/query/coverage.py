@@ -25,10 +25,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import bm25s
+from rapidfuzz.distance import Levenshtein
 from wordfreq import zipf_frequency
 
 from crps_qa.index.lexical import tokenize
+from crps_qa.vocab import IGNORED
 
 SPECIFIC_ZIPF = 3.0  # rarer than this in general English = a technical or specific word
 MIN_LETTERS = 5  # shorter words are mostly abbreviations, which the papers may spell out differently
@@ -37,13 +38,6 @@ NEAR_MIN_LETTERS = 6  # ... for words at least this long
 MAX_ENDING = 3  # "common" + "est"
 PREFIXES = ("over", "hyper", "hypo", "under", "non", "anti", "pre", "post", "re", "un", "in", "dis", "sub",
             "super", "intra", "inter")
-# Words that shape a question but are not what it is about: never matched, never missing.
-QUESTION_WORDS = frozenset({
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done",
-    "was", "were", "is", "are", "be", "been", "can", "could", "would", "should", "will", "shall", "may",
-    "might", "must", "has", "have", "had", "get", "got", "tell", "explain", "describe", "please",
-})
-IGNORED = frozenset(bm25s.stopwords.STOPWORDS_EN) | QUESTION_WORDS
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 
 
@@ -113,13 +107,5 @@ def specificity(word: str) -> float:
 
 
 def similarity(a: str, b: str) -> float:
-    """1 - Levenshtein distance / the longer length."""
-    if a == b:
-        return 1.0
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1.0 - previous[-1] / max(len(a), len(b))
+    """1 - Levenshtein distance / the longer length ("ketamin" ~ "ketamine": 1 - 1/8 = 0.875)."""
+    return Levenshtein.normalized_similarity(a, b)

@@ -48,8 +48,8 @@ from rapidfuzz.distance import OSA
 from wordfreq import top_n_list, zipf_frequency
 
 from crps_qa.index.lexical import tokenize
-from crps_qa.query.coverage import IGNORED
 from crps_qa.types import Correction
+from crps_qa.vocab import IGNORED
 
 MIN_LETTERS = 4  # shorter words are mostly abbreviations or stop-words; too short to guess from
 TYPO_ZIPF = 1.5  # below this general-English frequency (Zipf, 0-8) a word is not English: a typo or a name

@@ -28,8 +28,6 @@ them (``Embedder.encode_with_tokens``).
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,15 +35,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from crps_qa.index.embed import TokenEncoder, TokenVectors
+from crps_qa.index.match_text import match_text
 from crps_qa.index.store import IndexData
 from crps_qa.ingest.abbrev import QueryExpander
-from crps_qa.ingest.chunk import is_fragment, split_sentences
-from crps_qa.query.coverage import IGNORED
+from crps_qa.ingest.chunk import split_sentences
+from crps_qa.vocab import IGNORED, idf_table
 
 TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
 TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)
-
-_TABLE = re.compile(r"^table\b", re.IGNORECASE)  # a section that is a table: its rows are read with the caption
 
 Unit = tuple[str, Sequence[tuple[int, int]]]  # a document id and the spans of one or more sentences
 
@@ -57,13 +54,7 @@ class WordMatcher:
         self.data = data
         self.encoder = encoder
         self.expander = expander or QueryExpander({})
-        n = len(data.passages)
-        df: dict[str, int] = {}
-        for pieces in encoder.word_pieces([p.text for p in data.passages]):
-            for piece in set(pieces):
-                df[piece] = df.get(piece, 0) + 1
-        self._idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
-        self._unseen_idf = math.log((n + 1) / 0.5)  # a piece no passage has
+        self._idf, self._unseen_idf = idf_table(encoder.word_pieces([p.text for p in data.passages]))
         # documents indexed without their cleaned text (BEIR): one passage each, from offset 0
         self._passage_text = {
             p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start
@@ -143,25 +134,13 @@ class WordMatcher:
         document = self.data.texts.get(doc_id)
         return document.text if document is not None else self._passage_text.get(doc_id, "")
 
-    def with_caption(self, doc_id: str, start: int, end: int) -> str:
-        """The sentence, after its table's caption when it is a row of a table ("Table 2 ...")."""
-        sentence = " ".join(self.text(doc_id)[start:end].split())
-        document = self.data.texts.get(doc_id)
-        if document is None:
-            return sentence
-        section = next((s for s in reversed(document.sections) if s.start <= start), None)
-        if section is None or section.start == start or not _TABLE.match(section.title) or not is_fragment(sentence):
-            return sentence
-        caption_end = document.text.find("\n", section.start)
-        caption = " ".join(document.text[section.start : caption_end if caption_end > 0 else end].split())
-        return f"{caption}: {sentence}"
-
     def match_text(self, doc_id: str, start: int, end: int) -> str:
-        """The sentence as the matcher reads it: expanded like the question is for BM25 ("CRPS"
-        gains "complex regional pain syndrome"), so a question in either form finds a sentence in
-        the other, and a table row after its table's caption ("Side effects n = 30 (63%)" is about
-        S-ketamine treatment). ``crps-qa index`` stores the token vectors of this text."""
-        return self.expander.expand(self.with_caption(doc_id, start, end))
+        """The sentence as the matcher reads it (:func:`crps_qa.index.match_text.match_text`): after its
+        table's caption, expanded like the question is for BM25. ``crps-qa index`` stores the token
+        vectors of this text."""
+        document = self.data.texts.get(doc_id)
+        sections = document.sections if document is not None else ()
+        return match_text(self.text(doc_id), sections, start, end, self.expander)
 
     def token_vectors(self, keys: list[tuple[str, int, int]]) -> list[TokenVectors]:
         """Token vectors of the sentences (document id, start, end): cached, else read from the

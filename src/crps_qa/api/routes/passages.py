@@ -49,7 +49,7 @@ def get_passage(pipeline: PipelineDep, chunk_id: str) -> dict[str, Any]:
     same document. Chunk ids hold a `#`: send it as `%23`, e.g.
     `GET /passages/mackay-low-dose-ketamine-retrospective%233f2a9c1b7d0e`."""
     data = pipeline.data  # one snapshot: a reload may swap the index mid-request
-    row = next((i for i, p in enumerate(data.passages) if p.chunk_id == chunk_id), None)
+    row = data.row_of.get(chunk_id)
     if row is None:
         raise NotFoundError(
             f"No passage with id {chunk_id!r} in the current index "

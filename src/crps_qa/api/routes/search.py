@@ -41,7 +41,7 @@ def run_search(
 ) -> dict[str, Any]:
     request = pipeline.validate(query, k=k, mode=mode, doc_ids=docs, correct=correct)
     hits = pipeline.run(request)
-    return {"query": request.query, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
+    return {"query": request.query.text, "mode": request.mode, "k": request.k, "hits": [h.to_dict() for h in hits],
             "corrections": [c.to_dict() for c in request.corrections]}
 
 

@@ -1,0 +1,33 @@
+"""Word lists and the IDF formula that every stage shares (one copy of each).
+
+    IGNORED                    # stop-words and question words: never matched, never missing
+    idf_table([{"ketamine", "dose"}, {"ketamine"}])   # ({"ketamine": log(3/2.5), "dose": log(3/1.5)}, log(3/0.5))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import bm25s
+
+STOP_WORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+# Words that shape a question but are not what it is about: never matched, never missing.
+QUESTION_WORDS = frozenset({
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does", "do", "done",
+    "was", "were", "is", "are", "be", "been", "can", "could", "would", "should", "will", "shall", "may",
+    "might", "must", "has", "have", "had", "get", "got", "tell", "explain", "describe", "please",
+})
+IGNORED = STOP_WORDS | QUESTION_WORDS
+
+
+def idf_table(units: Iterable[Iterable[str]]) -> tuple[dict[str, float], float]:
+    """IDF of every term over ``units`` (each a passage's terms), and the IDF of a term no unit has:
+    log((n + 1) / (df + 0.5)). e.g. 2 units, df 1 → log(3 / 1.5) = 0.69; unseen → log(3 / 0.5) = 1.79."""
+    df: dict[str, int] = {}
+    n = 0
+    for terms in units:
+        n += 1
+        for term in set(terms):
+            df[term] = df.get(term, 0) + 1
+    return {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}, math.log((n + 1) / 0.5)
