@@ -18,7 +18,7 @@ from crps_qa.answer.candidates import (
     near_duplicate,
     select,
 )
-from crps_qa.answer.texts import MARKER, REFUSAL
+from crps_qa.answer.texts import MARKER, REFUSAL, UNCERTAIN
 from crps_qa.cli import app
 from crps_qa.evaluate.harness import Question, answer_hit, evaluate_answers, load_questions
 from crps_qa.index import embed
@@ -74,9 +74,11 @@ def assert_exact(pipeline: Pipeline, answer: Answer) -> None:
         assert text[citation.char_start : citation.char_end] == citation.quote
         assert citation.chunk_id.startswith(citation.doc_id + "#")
     assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    if not answer.refused:  # each quoted sentence (whitespace collapsed), then its marker
-        parts = [f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in answer.citations]
+    parts = [f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in answer.citations]
+    if answer.decided == "answered":  # each quoted sentence (whitespace collapsed), then its marker
         assert answer.answer == " ".join(parts)
+    elif answer.decided == "uncertain":  # the sentences are cited, the text claims nothing
+        assert answer.answer == UNCERTAIN and answer.citations
     assert 0.0 <= answer.confidence <= 1.0
 
 
@@ -482,7 +484,7 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
 
 
 ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query",
-               "receipt"}
+               "receipt", "verdict"}
 CITATION_KEYS = {
     "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
 }

@@ -167,8 +167,9 @@ def test_ask_returns_the_pipelines_answer(client, pipeline):
     receipt = body.pop("receipt")
     assert body == pipeline.ask("What was the maximum infusion rate?", k=2).to_dict()
     assert set(body) == {"question", "answer", "refused", "confidence", "citations", "passages", "missing_terms",
-                         "corrections", "query"}
+                         "corrections", "query", "verdict"}
     assert receipt["index"]["build_id"] == pipeline.data.build_id
+    assert body["verdict"] in {"answered", "uncertain", "not_found"}
     assert len(body["passages"]) <= 2
 
 

@@ -288,7 +288,29 @@ def test_corpus_defects_are_gone(cleaned: dict[str, str]) -> None:
 )
 def test_heading_paragraphs_start_sections(text: str, title: str) -> None:
     doc = f"Some opening words.\n\n{text}\n\nThe body of the section follows here and goes on for a while."
-    assert [(s.start, s.title) for s in detect_sections(doc)] == [(21, title)]
+    sections = [(s.start, s.title) for s in detect_sections(doc)]
+    if re.match(r"(table|fig)", text, re.I) or re.search(r"[.:] \S", text):
+        # a caption or an abstract label paragraph governs only itself: the prose after it is in no section
+        assert sections == [(21, title), (doc.index("The body"), "")]
+    else:  # a heading governs the text after it
+        assert sections == [(21, title)]
+
+
+def test_prose_after_a_table_returns_to_the_section_the_table_interrupted() -> None:
+    doc = ("DISCUSSION\n\nResponders were many.\n\nTABLE 3 (Non)responders at T1 and T2\n\nT2\n\n"
+           "Responder 19 (48) 6 (15) 25 (63)\n\nNote: n = 40.\n\n"
+           "T2. For these patients, continued treatment might be necessary.")
+    sections = [(doc[s.start : s.start + 6], s.title) for s in detect_sections(doc)]
+    assert sections == [("DISCUS", "Discussion"), ("TABLE ", "Table 3"), ("T2. Fo", "Discussion")]
+
+
+def test_a_figure_caption_is_one_paragraph_and_a_reference_list_is_its_own_section() -> None:
+    doc = ("Results\n\nFigure 1 Pain over time.\n\nthe pain fell by half in the first two weeks of the study.\n\n"
+           "1. Schwartzman RJ, Alexander GM. Outpatient ketamine. Pain. 2009;147(1-3):107-15.\n\n"
+           "We thank the nurses for their help with the study.")
+    titles = [(doc[s.start : s.start + 5], s.title) for s in detect_sections(doc)]
+    assert titles == [("Resul", "Results"), ("Figur", "Figure 1"), ("the p", "Results"), ("1. Sc", "References"),
+                      ("We th", "Results")]
 
 
 @pytest.mark.parametrize(
@@ -311,22 +333,23 @@ def test_free_form_title_headings_only_in_documents_without_paper_structure() ->
     assert [s.title for s in detect_sections(paper)] == ["Methods"]
 
 
-EXPECTED_SECTIONS = {
+EXPECTED_SECTIONS = {  # a table or figure block ends where prose resumes: back to the heading it interrupted
     "amputation-ketamine-case-report": [
         "Background", "Case Report", "Conclusion", "Background", "Case Report", "Discussion", "Table 1", "Conclusion"],
     "chopra-iv-ketamine-for-crps": [
         "What Is Ketamine?", "How Does It Work for CRPS?", "Evidence Supporting Ketamine in CRPS",
         "Clinical Use: What Patients Should Know", "Benefits", "Limitations", "The Future of Ketamine in CRPS",
-        "Disclaimer"],
+        "References", "Disclaimer"],
     "erasmus-low-dose-s-ketamine-cohort": [
         "Abstract", "Objective", "Methods", "Results", "Conclusion", "Introduction", "Methods", "Results",
-        "Table 1", "Table 2", "Figure 1", "Discussion", "Figure 2", "Table 3", "Conclusion"],
+        "Table 1", "Table 2", "Figure 1", "Results", "Discussion", "Figure 2", "Table 3", "Discussion", "Conclusion"],
     "ketamine-skin-temperature-case-report": [
-        "Background", "Case Report", "Conclusion", "Background", "Case Report", "Discussion", "Figure 1", "Table 1"],
+        "Background", "Case Report", "Conclusion", "Background", "Case Report", "Discussion", "Figure 1", "Table 1",
+        "Discussion"],
     "mackay-low-dose-ketamine-retrospective": [
-        "Abstract", "Objective", "Methods", "Results", "Introduction", "Conclusion", "Methods", "Table 1",
-        "Table 2", "Table 3", "Table 1", "Results", "Table 4", "Figure 1", "Table 5", "Discussion", "Figure 2",
-        "Appendix 1"],
+        "Abstract", "Objective", "Methods", "Results", "Introduction", "Conclusion", "Introduction", "Methods",
+        "Table 1", "Methods", "Table 2", "Table 3", "Table 1", "Results", "Table 4", "Results", "Figure 1", "Table 5",
+        "Results", "Discussion", "Figure 2", "Discussion", "Appendix 1"],
 }  # fmt: skip
 
 

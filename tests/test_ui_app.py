@@ -33,6 +33,9 @@ CITATION = {"marker": 1, "doc_id": "dosing", "title": "Ketamine dosing in CRPS",
             "chunk_id": "dosing#a1"}
 ANSWER = {"question": "What was the maximum infusion rate?", "answer": f"{QUOTE} [1]", "refused": False,
           "confidence": 0.83, "citations": [CITATION], "passages": [HIT, RELATED]}
+UNCERTAIN = {**ANSWER, "question": "Can I drive after a ketamine infusion?", "verdict": "uncertain",
+             "answer": "Not sure: these passages may answer the question. Check the highlighted sentences.",
+             "confidence": 0.31}
 REFUSAL = {"question": "Who won the 1998 World Cup?", "refused": True, "confidence": 0.05, "citations": [],
            "answer": "Not found in the corpus: none of the indexed papers answers this question.",
            "passages": [RELATED]}
@@ -66,7 +69,8 @@ class FakeApi:
 
     def __init__(self) -> None:
         self.ready: tuple[int, dict[str, Any]] = (200, READY)
-        self.answers: dict[str, dict[str, Any]] = {ANSWER["question"]: ANSWER, REFUSAL["question"]: REFUSAL}
+        self.answers: dict[str, dict[str, Any]] = {ANSWER["question"]: ANSWER, REFUSAL["question"]: REFUSAL,
+                                                   UNCERTAIN["question"]: UNCERTAIN}
         self.requests: list[tuple[str, str, dict, dict | None]] = []
 
     def respond(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, Any]:
@@ -153,10 +157,23 @@ def test_answer_shows_markers_cited_sentence_highlighted_and_source_cards(fake_a
     term = '<span class="cq-term">{}</span>'.format
     cited = f'The {term("maximum")} {term("infusion")} {term("rate")} was 40 mg/h.'
     assert f'<mark class="cq-cite">{cited}</mark>' in html
-    assert "Ketamine dosing in CRPS" in html and "Methods · p. 2 · score 0.910" in html
+    assert "Ketamine dosing in CRPS" in html and "Methods · p. 2 · rank 1 · quoted in the answer" in html
+    assert "0.910" not in html
+    assert "Searched: <b>What was the maximum infusion rate?</b>" in html and ">Answered</b>" in html
     assert "&lt;b&gt;cold&lt;/b&gt;" in html and "<b>cold</b>" not in html  # passage text is escaped
     assert [s.value for s in at.subheader] == ["Sources", "Other retrieved passages"]
     assert any("not medical advice" in c.value for c in at.caption)
+
+
+def test_uncertain_shows_a_plain_notice_and_highlights_the_best_sentences_without_an_answer_block(fake_api):
+    at = ask(run_app(), UNCERTAIN["question"])
+    assert not at.exception
+    html = markdown(at)
+    assert '<div class="cq-uncertain">Not sure: these passages may answer the question.' in html
+    assert 'class="cq-answer"' not in html  # no bold answer block
+    assert '<mark class="cq-cite">' in html and ">Uncertain</b>" in html
+    assert "rank 1 · may answer it: check" in html
+    assert [s.value for s in at.subheader] == ["Passages to check", "Other retrieved passages"]
 
 
 def test_a_corrected_typo_is_shown_and_the_corrected_word_highlighted(fake_api):

@@ -2,8 +2,9 @@
 
 Starts ``crps-qa serve`` over an index of corpus/ built with the real model, then
 ``streamlit run ui/app.py``, both on free loopback ports; types questions and checks what renders.
-Takes a screenshot of an answer; with UPDATE_SCREENSHOT=1 it replaces docs/screenshot-answer.png
-(shown in the README), otherwise it goes to a temporary folder, so a test run leaves the working
+Covers the three verdicts (answered, uncertain, not_found). Takes screenshots of an answer and of an
+uncertain verdict; with UPDATE_SCREENSHOT=1 they replace docs/screenshot-answer.png (shown in the
+README) and docs/screenshot-uncertain.png, otherwise it goes to a temporary folder, so a test run leaves the working
 tree clean. Uses Debian's /usr/bin/chromium, never a downloaded browser build.
 """
 
@@ -27,10 +28,12 @@ BIN = Path(sys.executable).parent  # the venv's bin/: crps-qa and streamlit live
 CRPS_QA = str(BIN / "crps-qa")
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "docs" / "screenshot-answer.png"
+UNCERTAIN_SHOT = REPO / "docs" / "screenshot-uncertain.png"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWERABLE = "What was the highest ketamine infusion rate?"
 OFF_TOPIC = "Who won the football World Cup in 1998?"
+UNCERTAIN_QUESTION = "Can I drive after a ketamine infusion?"  # on topic, unanswered: issue 16's example
 
 if not CHROMIUM.exists():
     pytest.skip("no /usr/bin/chromium (install it: apt-get install -y chromium)", allow_module_level=True)
@@ -138,6 +141,7 @@ def test_answer_with_highlighted_source_card(page, tmp_path):
     highlight.wait_for()
     answer = page.locator(".cq-answer")
     assert answer.count() == 1 and "[1]" in answer.inner_text()
+    assert "Answered" in page.locator(".cq-verdict").inner_text()
     assert page.locator(".cq-card").count() >= 1
     assert highlight.inner_text().strip()
     assert page.get_by_text("not medical advice").count() >= 1
@@ -168,6 +172,23 @@ def test_off_topic_question_shows_not_found_and_related_passages(page):
     assert page.get_by_role("heading", name="Related passages").count() == 1
     assert page.locator(".cq-card").count() >= 1
     assert page.locator(".cq-answer").count() == 0
+    assert "Not found" in page.locator(".cq-verdict").inner_text()
+
+
+def test_uncertain_shows_a_plain_notice_and_highlighted_sentences(page, tmp_path):
+    ask(page, UNCERTAIN_QUESTION)
+    notice = page.locator(".cq-uncertain")
+    notice.wait_for()
+    assert "Not sure" in notice.inner_text() and "Check the highlighted sentences" in notice.inner_text()
+    assert page.locator(".cq-answer").count() == 0  # no bold answer block
+    assert page.locator(".cq-card mark.cq-cite").count() >= 1
+    assert "Uncertain" in page.locator(".cq-verdict").inner_text()
+    assert page.get_by_role("heading", name="Passages to check").count() == 1
+    page.wait_for_timeout(500)
+    target = UNCERTAIN_SHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / UNCERTAIN_SHOT.name
+    target.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 10_000
 
 
 def test_filtering_to_case_reports_answers_from_case_reports_only(page):

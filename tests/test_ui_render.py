@@ -65,10 +65,35 @@ def test_answer_markers_become_superscripts_with_the_source_as_tooltip():
     assert '<sup class="cq-marker" title="Dosing — Methods · p. 3">[1]</sup>' in out
 
 
-def test_card_shows_title_location_score_and_escapes_the_title():
+def test_card_shows_title_location_rank_and_verdict_not_the_score_and_escapes_the_title():
     out = render.card_html(HIT, citations=[CITATION])
-    assert "Dosing &lt;study&gt;" in out and "Methods · p. 3 · score 0.812 · dosing" in out
+    assert "Dosing &lt;study&gt;" in out and "Methods · p. 3 · rank 1 · quoted in the answer · dosing" in out
+    assert "0.812" not in out  # the fused score stays in the JSON
     assert '<span class="cq-marker">[1]</span>' in out and 'class="cq-cite"' in out
+    assert "rank 1 · may answer it: check" in render.card_html(HIT, citations=[CITATION], verdict="uncertain")
+    assert "rank 1 · related reading" in render.card_html(HIT, verdict="not_found")
+    assert "rank 1 · also retrieved" in render.card_html(HIT, verdict="answered")  # nothing quoted from it
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ({"verdict": "uncertain", "refused": False}, "uncertain"),
+    ({"verdict": "not_found", "refused": True}, "not_found"),
+    ({"refused": True}, "not_found"),  # an older service without verdicts
+    ({"refused": False}, "answered"),
+])
+def test_verdict_is_read_from_the_answer(answer, expected):
+    assert render.verdict(answer) == expected
+
+
+def test_verdict_line_names_the_searched_question_and_the_verdict():
+    out = render.verdict_html({"question": "dose <x>", "query": "dose <x>", "verdict": "uncertain"})
+    assert "Searched: <b>dose &lt;x&gt;</b>" in out and '<b class="cq-verdict-uncertain">Uncertain</b>' in out
+
+
+def test_uncertain_notice_is_plain_and_escaped():
+    out = render.uncertain_html({"answer": "Not sure: check <these> sources."})
+    assert out == '<div class="cq-uncertain">Not sure: check &lt;these&gt; sources.</div>'
+    assert "cq-answer" not in out
 
 
 def test_cited_passages_come_first_in_marker_order():

@@ -28,6 +28,9 @@ mark.cq-cite{background:#ffe58a;color:inherit;padding:0 .1rem;border-radius:.2re
 .cq-corrected{font-size:.9rem;opacity:.8;margin-bottom:.5rem}
 .cq-evidence{font-size:.8rem;display:inline-block;border-radius:.7rem;padding:0 .5rem;margin-bottom:.3rem;
   background:rgba(31,111,235,.12)}
+.cq-uncertain{border-left:4px solid #8b949e;padding:.5rem 1rem}
+.cq-verdict{font-size:.9rem;margin-bottom:.5rem}
+.cq-verdict-answered{color:#1a7f37}.cq-verdict-uncertain{color:#9a6700}.cq-verdict-not_found{color:#cf222e}
 </style>
 """
 
@@ -49,6 +52,32 @@ def escape(text: str) -> str:
 def searched(answer: Mapping[str, Any]) -> str:
     """The question as the service searched it (typos corrected), or as asked."""
     return str(answer.get("query") or answer.get("question", ""))
+
+
+# The three verdicts of an answer (issue 16), as the reader sees them, and what a source card says it is.
+VERDICT_LABELS = {"answered": "Answered", "uncertain": "Uncertain", "not_found": "Not found"}
+CARD_ROLES = {"answered": "quoted in the answer", "uncertain": "may answer it: check", "not_found": "related reading"}
+
+
+def verdict(answer: Mapping[str, Any]) -> str:
+    """``answered``, ``uncertain`` or ``not_found``; an older service without ``verdict`` is read
+    from ``refused``."""
+    found = str(answer.get("verdict") or "")
+    return found if found in VERDICT_LABELS else ("not_found" if answer.get("refused") else "answered")
+
+
+def verdict_html(answer: Mapping[str, Any]) -> str:
+    """"Searched: <the question as searched> · Verdict: Uncertain" — shown with every answer."""
+    v = verdict(answer)
+    return (f'<div class="cq-verdict">Searched: <b>{escape(searched(answer))}</b> · '
+            f'Verdict: <b class="cq-verdict-{v}">{VERDICT_LABELS[v]}</b></div>')
+
+
+def uncertain_html(answer: Mapping[str, Any]) -> str:
+    """The plain notice of an ``uncertain`` verdict: the service's own words, which claim nothing,
+    and no answer block; the best sentences are highlighted in their passages below it."""
+    message = answer.get("answer") or "These passages may answer the question; check the sources."
+    return f'<div class="cq-uncertain">{escape(message)}</div>'
 
 
 def corrections_html(answer: Mapping[str, Any]) -> str:
@@ -170,14 +199,18 @@ def location(item: Mapping[str, Any]) -> str:
 def card_html(
     hit: Mapping[str, Any], *, citations: Sequence[Mapping[str, Any]] = (), terms: Sequence[str] = (),
     evidence: str = "",
+    verdict: str = "answered",
 ) -> str:
-    """One source card: markers, title, the paper's evidence badge (when known), section, page,
-    score and the highlighted passage."""
+    """One source card: markers, title, the paper's evidence badge (when known), section, page, rank,
+    what the passage is to this answer (quoted / may answer it / related reading, from the answer's
+    ``verdict``) and the highlighted passage. The fused score means nothing to a reader; it stays in
+    the JSON."""
     spans = cited_spans(hit, citations)
     markers = "".join(f'<span class="cq-marker">[{m}]</span>' for m in sorted({m for _, _, m in spans}))
-    score = hit.get("score")
-    rank = f"score {float(score):.3f}" if score is not None else "cited passage outside the top k"
-    meta = f"{location(hit)} · {rank} · {hit.get('doc_id', '')}"
+    ranked = hit.get("score") is not None and hit.get("rank")
+    rank = f"rank {hit['rank']}" if ranked else "cited passage outside the top k"
+    role = CARD_ROLES.get(verdict, "") if spans or verdict == "not_found" else "also retrieved"
+    meta = " · ".join(part for part in (location(hit), rank, role, str(hit.get("doc_id", ""))) if part)
     return (
         f'<div class="cq-card">'
         f'<div class="cq-card-head">{markers} {escape(str(hit.get("title") or hit.get("doc_id", "")))}</div>'

@@ -51,14 +51,15 @@ class CleanDocument:
         return page + 1
 
     def section_at(self, offset: int) -> str | None:
-        """Title of the section holding ``offset`` (None before the first heading)."""
+        """Title of the section holding ``offset`` (None before the first heading, or where a
+        section titled "" returns to no heading after a table)."""
         title = None
         for section in self.sections:
             if section.start <= offset:
                 title = section.title
             else:
                 break
-        return title
+        return title or None
 
 
 FACET_NAMES = ("design", "n", "population", "intervention", "follow_up", "year")
@@ -133,6 +134,7 @@ class Passage:
     char_end: int
     section: str | None = None
     page: int | None = None
+    role: str = "body"  # body, table, figure_caption, references or front_matter (crps_qa.ingest.roles)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +154,7 @@ class Hit:
     char_end: int
     chunk_id: str
     text: str
+    role: str = "body"  # the passage's role (crps_qa.ingest.roles); only some roles are ever quoted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +168,7 @@ class Hit:
             "char_end": self.char_end,
             "chunk_id": self.chunk_id,
             "text": self.text,
+            "role": self.role,
         }
 
 
@@ -227,6 +231,16 @@ class Answer:
     missing_terms: tuple[str, ...] = ()  # specific words of the question no paper uses (why it was refused)
     corrections: tuple[Correction, ...] = ()  # question words read as typos and corrected before searching
     query: str = ""  # the question as searched (corrections applied); "" = the question itself
+    # issue 16: "answered", "uncertain" (sentences cited, text claims nothing) or "not_found" (= refused);
+    # "" = not decided (a record made by hand): read as "not_found" when refused, else "answered"
+    verdict: str = ""
+    signals: tuple[tuple[str, float], ...] = field(default=(), compare=False)  # the estimate's features
+    draft: str = field(default="", compare=False)  # the best sentences, also when not shown (evaluation)
+
+    @property
+    def decided(self) -> str:
+        """The verdict, also for a record made without one."""
+        return self.verdict or ("not_found" if self.refused else "answered")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,4 +253,5 @@ class Answer:
             "missing_terms": list(self.missing_terms),
             "corrections": [c.to_dict() for c in self.corrections],
             "query": self.query or self.question,
+            "verdict": self.decided,
         }

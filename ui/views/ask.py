@@ -30,7 +30,8 @@ def source_card(hit: dict[str, Any], answer: dict[str, Any], terms: list[str], b
                 build_id: str | None, slot: int) -> None:
     citations = answer.get("citations", [])
     evidence = evidence_badges(base_url, build_id).get(hit.get("doc_id", ""), "")
-    st.markdown(render.card_html(hit, citations=citations, terms=terms, evidence=evidence), unsafe_allow_html=True)
+    card = render.card_html(hit, citations=citations, terms=terms, evidence=evidence, verdict=render.verdict(answer))
+    st.markdown(card, unsafe_allow_html=True)
     box = st.expander("Read the surrounding text", key=f"context-{slot}-{hit['chunk_id']}", on_change="rerun")
     with box:
         if not box.open:  # fetched only once opened: k cards must not cost k requests per rerun
@@ -60,7 +61,9 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
                   type="tertiary")
     elif st.session_state.get("as_typed"):
         st.caption("Searched exactly as typed, without spelling corrections.")
-    if answer.get("refused"):
+    st.markdown(render.verdict_html(answer), unsafe_allow_html=True)
+    verdict = render.verdict(answer)
+    if verdict == "not_found":
         st.markdown(render.refusal_html(answer), unsafe_allow_html=True)
         if passages:
             st.subheader("Related passages")
@@ -68,16 +71,20 @@ def show_answer(answer: dict[str, Any], base_url: str, build_id: str | None) -> 
         for slot, hit in enumerate(passages):
             source_card(hit, answer, terms, base_url, build_id, slot)
         return
-    st.markdown(render.answer_html(answer), unsafe_allow_html=True)
+    if verdict == "uncertain":  # no answer block: a plain notice, the best sentences highlighted below
+        st.markdown(render.uncertain_html(answer), unsafe_allow_html=True)
+    else:
+        st.markdown(render.answer_html(answer), unsafe_allow_html=True)
     st.caption(f"confidence {float(answer.get('confidence', 0.0)):.2f} · "
-               f"{len(answer.get('citations', []))} cited sentence(s) · hover a marker to see its source")
+               f"{len(answer.get('citations', []))} {'highlighted' if verdict == 'uncertain' else 'cited'} "
+               "sentence(s) · hover a marker to see its source")
     if answer.get("receipt"):
         with st.expander("Copy citation with receipt"):
             st.caption("The answer, its sources and a receipt; `crps-qa replay RECEIPT.json` later shows whether "
                        "the same papers, model and settings still give the same answer. Copy with the icon.")
             st.code(render.citation_with_receipt(answer), language="text")
     cited, rest = render.order_sources(answer)
-    st.subheader("Sources")
+    st.subheader("Passages to check" if verdict == "uncertain" else "Sources")
     for slot, hit in enumerate(cited):
         source_card(hit, answer, terms, base_url, build_id, slot)
     if rest:

@@ -48,11 +48,13 @@ is the best candidate's ``support`` (EVIDENCE_WEIGHTS), lowered by UNKNOWN_PENAL
 (:mod:`crps_qa.query.coverage`: "How does lidocaine compare with ketamine?" over papers that never say
 "lidocaine"); those words are returned as ``Answer.missing_terms``.
 
-Confidence: ``confidence = 1 / (1 + exp(-(CONFIDENCE_SLOPE * (evidence - CONFIDENCE_MIDPOINT))))``,
-a logistic fit on the dev split of ``eval/questions.jsonl`` of "the answer contains an expected
-answer string" (unanswerable questions count as wrong) against evidence. It reads as the share of
-answers at that evidence level that were right on the eval set; a refusal reports the same
-estimate for the answer it withheld. See eval/TUNING.md for how the numbers were chosen.
+Verdict and confidence (issue 16, :mod:`crps_qa.answer.verdict`): below the refusal evidence the
+answer is ``not_found`` as before; above it, a logistic estimate over the scorers' agreement, the
+margin to the runner-up, focus-term coverage, answer type and passage rank, fitted by leaving each
+question set out (eval/fit_confidence.py), gives ``confidence`` and decides ``answered`` (the
+sentences are the answer), ``uncertain`` (they are cited and highlighted, the text claims nothing)
+or ``not_found``. A not_found answer's confidence is capped by the older evidence-only curve
+(:func:`crps_qa.answer.candidates.confidence`). Reference lists and front matter are never quoted.
 """
 
 from __future__ import annotations
@@ -73,10 +75,13 @@ from crps_qa.answer.candidates import (
     is_question,
     select,
 )
-from crps_qa.answer.texts import MARKER, REFUSAL
+from crps_qa.answer.texts import MARKER, REFUSAL, UNCERTAIN
+from crps_qa.answer.verdict import NOT_FOUND, Confidence, answer_features
+from crps_qa.answer.verdict import UNCERTAIN as UNCERTAIN_VERDICT
 from crps_qa.index.embed import Embedder
 from crps_qa.index.store import IndexData
 from crps_qa.ingest.chunk import is_fragment, split_sentences
+from crps_qa.ingest.roles import QUOTABLE
 from crps_qa.query.analyzer import Query, QueryAnalyzer
 from crps_qa.search.late import WordMatcher
 from crps_qa.types import Answer, Citation, Hit
@@ -86,8 +91,9 @@ class Answerer:
     """Chooses and cites answer sentences from retrieved hits. Thread-safe (the cache is locked)."""
 
     def __init__(self, data: IndexData, embedder: Embedder, analyzer: QueryAnalyzer, matcher: WordMatcher | None,
-                 *, refusal_threshold: float) -> None:
+                 *, refusal_threshold: float, confidence: Confidence | None = None) -> None:
         self.data = data
+        self.confidence = confidence or Confidence.load()  # issue 16: fitted estimate + verdict thresholds
         self.embedder = embedder
         self.analyzer = analyzer  # the corpus's term IDF and how a sentence's terms are read
         # word-by-word matching needs the model's token vectors; without them `match` is the cosine
@@ -105,10 +111,20 @@ class Answerer:
         scored = self.score(query, hits[:CANDIDATE_PASSAGES])
         evidence = self.evidence(query, scored)
         asked = {"question": query.typed, "corrections": query.corrections, "query": query.text}
-        if not scored or evidence < self.refusal_threshold:
-            return Answer(answer=REFUSAL, refused=True, confidence=confidence(evidence), citations=(),
-                          passages=passages, missing_terms=query.missing, **asked)
-        chosen = select(scored)
+        chosen = select(scored) if scored else []
+        # ---- issue 16: calibrated correctness estimate and verdict (crps_qa.answer.verdict) ----
+        features = answer_features(self, query, scored, chosen, evidence=evidence)
+        estimate = self.confidence.estimate(features)
+        verdict = self.confidence.verdict(estimate, evidence=evidence, floor=self.refusal_threshold,
+                                          missing=query.missing)
+        if query.missing or evidence < self.refusal_threshold:  # never sure of a quote the evidence rules out
+            estimate = min(estimate, confidence(evidence))
+        found = {"verdict": verdict, "signals": tuple(features.items()),
+                 "draft": " ".join(" ".join(s.quote.split()) for s in chosen)}
+        if verdict == NOT_FOUND:
+            return Answer(answer=REFUSAL, refused=True, confidence=estimate, citations=(),
+                          passages=passages, missing_terms=query.missing, **asked, **found)
+        # ---- end issue 16 ----
         citations = tuple(
             Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section, page=s.hit.page,
                      char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id)
@@ -120,8 +136,10 @@ class Answerer:
                 passages += (s.hit,)
                 shown.add(s.hit.chunk_id)
         text = " ".join(f"{' '.join(c.quote.split())} {MARKER.format(n=c.marker)}" for c in citations)
-        return Answer(answer=text, refused=False, confidence=confidence(evidence), citations=citations,
-                      passages=passages, **asked)
+        if verdict == UNCERTAIN_VERDICT:  # the sentences stay cited (highlighted), the text claims nothing
+            text = UNCERTAIN
+        return Answer(answer=text, refused=False, confidence=estimate, citations=citations,
+                      passages=passages, **asked, **found)
 
     @staticmethod
     def evidence(query: Query, scored: Sequence[Scored]) -> float:
@@ -131,7 +149,9 @@ class Answerer:
 
     def score(self, query: Query, hits: Sequence[Hit]) -> list[Scored]:
         """Every distinct sentence of ``hits``, and every pair of consecutive sentences of one hit,
-        scored against ``query``. A sentence belongs to the first (best) hit that contains it."""
+        scored against ``query``. A sentence belongs to the first (best) hit that contains it.
+        Reference lists and front matter are searchable but never quoted (issue 16)."""
+        hits = [hit for hit in hits if hit.role in QUOTABLE]
         if not hits:
             return []
         question = query.text

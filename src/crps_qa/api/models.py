@@ -93,6 +93,11 @@ class AskIn(FiltersIn):
     correct_spelling: bool = Field(True, description=CORRECT_DOC)
 
 
+ROLE_DOC = ("What the passage is: body, table, figure_caption, references or front_matter (title lines, "
+            "affiliations, funding, conflicts, copyright, running headers). References and front matter are "
+            "searchable but never quoted as an answer.")
+
+
 class PassageOut(BaseModel):
     """A passage with its citation: ``document_text[char_start:char_end] == text``."""
 
@@ -104,6 +109,7 @@ class PassageOut(BaseModel):
     char_end: int
     chunk_id: str
     text: str
+    role: str = Field("body", description=ROLE_DOC, examples=["body"])
 
 
 class HitOut(PassageOut):
@@ -204,7 +210,7 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     refused: bool
-    confidence: float
+    confidence: float = Field(description="Calibrated estimate that the quoted sentences contain the answer (0-1).")
     citations: list[CitationOut]
     passages: list[HitOut]
     missing_terms: list[str] = Field(
@@ -219,6 +225,13 @@ class AnswerOut(BaseModel):
         "weights hash, the ranking and answering settings, the request as typed and as searched, every paper's "
         "hash, each citation's chunk_id, span and content hashes, and the crps-qa version. "
         "`crps-qa replay RECEIPT.json` asks again and reports \"identical\" or what differs."
+    )
+    verdict: str = Field(
+        description="answered: the quoted sentences answer it (calibrated: right about 85% of the time or more); "
+        "uncertain: these passages may answer it, check the sources (`citations` point at the best sentences, "
+        "`answer` claims nothing); not_found: none of the papers clearly answers it (the same as refused: true).",
+        json_schema_extra={"enum": ["answered", "uncertain", "not_found"]},
+        examples=["answered"],
     )
 
 

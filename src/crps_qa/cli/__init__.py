@@ -267,12 +267,12 @@ def _print_answer(answer, badges: dict[str, str] | None = None) -> None:  # noqa
     typer.echo(answer.answer)
     if answer.missing_terms:
         typer.echo(f"No indexed paper mentions: {', '.join(answer.missing_terms)}.")
-    typer.echo(f"(confidence {answer.confidence:.2f})\n")
+    typer.echo(f"(verdict {answer.decided.replace('_', ' ')}, confidence {answer.confidence:.2f})\n")
     if answer.refused:
         typer.secho("Related reading:", bold=True)
         _print_hits(list(answer.passages), badges)
         return
-    typer.secho("Sources:", bold=True)
+    typer.secho("Closest sentences, to check:" if answer.decided == "uncertain" else "Sources:", bold=True)
     for c in answer.citations:
         where = ", ".join(part for part in (c.section, f"p. {c.page}" if c.page else None,
                                             f"chars {c.char_start}-{c.char_end}") if part)

@@ -51,32 +51,56 @@ def eval_(
         items = load_questions(questions, split=split)
         pipeline = _open_pipeline(settings)
         result = evaluate_retrieval(pipeline.analyzer, pipeline.retriever, items, modes=mode_list)
-        answer_report = None
+        answer_report = records = None
         if answers:
+            from crps_qa.evaluate.calibration import collect
             from crps_qa.evaluate.harness import evaluate_answers
 
-            answer_report = evaluate_answers(pipeline.ask, items)
+            asked = {}  # each question is asked once, for the answer metrics and for the calibration
+
+            def ask_once(question: str):  # noqa: ANN202 - crps_qa.types.Answer, imported lazily
+                if question not in asked:
+                    asked[question] = pipeline.ask(question)
+                return asked[question]
+
+            answer_report = evaluate_answers(ask_once, items)
+            records = collect(ask_once, items)
     except CrpsQaError as exc:
         raise fail(exc) from exc
     if as_json:
         record = result.to_dict()
         if answer_report is not None:
+            from crps_qa.evaluate.calibration import risk_coverage, verdict_metrics
+
             record["answers"] = answer_report.to_dict()
+            record["calibration"] = {**verdict_metrics(records), "risk_coverage": risk_coverage(records)}
         typer.echo(json.dumps(record, ensure_ascii=False))
     else:
         for mode in mode_list:
             metrics = "  ".join(f"{name} {value:.3f}" for name, value in result.metrics[mode].items())
             typer.echo(f"{mode:7s} {metrics}")
         if answer_report is not None:
+            from crps_qa.evaluate.calibration import verdict_metrics
+
             typer.echo("answers " + "  ".join(f"{k} {v:.3f}" for k, v in answer_report.metrics.items()))
+            typer.echo("verdicts " + "  ".join(f"{k} {v:.3f}" for k, v in verdict_metrics(records).items()))
     if report is not None:
         from crps_qa.evaluate.report import answers_markdown, chart, markdown
 
         command = "crps-qa " + " ".join(sys.argv[1:])
         report.parent.mkdir(parents=True, exist_ok=True)
         png = chart(result, report.with_suffix(".png"))
+        extra = {"Answers (crps-qa ask)": answers_markdown(answer_report)} if answer_report else None
+        if extra is not None:
+            import numpy as np
+
+            from crps_qa.evaluate.calibration import calibration_markdown, labels, reliability_chart
+
+            diagram = reliability_chart(np.array([r.estimate for r in records]), labels(records),
+                                        report.with_name(report.stem + "-reliability.png"))
+            extra["Verdicts and calibration"] = calibration_markdown(records, diagram.name)
         body = markdown(result, title=f"Retrieval evaluation ({questions.name}, split {split})", command=command,
-                        extra={"Answers (crps-qa ask)": answers_markdown(answer_report)} if answer_report else None)
+                        extra=extra)
         report.write_text(body + f"\n![hit rate at k by mode]({png.name})\n", encoding="utf-8")
         typer.echo(f"report written to {report} and {png}", err=True)
 

@@ -152,8 +152,9 @@ def _per_doc(questions: Sequence[Question], hit5: dict[str, float]) -> dict[str,
 
 # ---------------------------------------------------------------------------- answers
 
-# answer_hit_rate: share of answerable questions whose (non-refused) answer contains an expected
-# answer string; refusal_precision / refusal_recall: refused questions that were unanswerable, and
+# answer_hit_rate: share of answerable questions whose (non-refused) quoted sentences contain an
+# expected answer string (under an "uncertain" verdict too: they are cited, see calibration.py for
+# the verdicts); refusal_precision / refusal_recall: refused questions that were unanswerable, and
 # unanswerable questions that were refused; answerable_refused: answerable questions refused.
 ANSWER_METRICS = ("answer_hit_rate", "refusal_precision", "refusal_recall", "answerable_refused")
 
@@ -181,8 +182,9 @@ def evaluate_answers(ask: Callable[[str], Answer], questions: Sequence[Question]
     answerable = [q for q in questions if q.answerable and q.answers]
     unanswerable = [q for q in questions if not q.answerable]
     answers = {q.id: ask(q.question) for q in [*answerable, *unanswerable]}
+    # the quoted sentences count, also under an "uncertain" verdict (cited and highlighted, not stated)
     hits = [q for q in answerable
-            if not answers[q.id].refused and answer_hit(answers[q.id].answer, q.answers)]
+            if not answers[q.id].refused and answer_hit(answers[q.id].draft or answers[q.id].answer, q.answers)]
     refused_ok = [q for q in unanswerable if answers[q.id].refused]
     refused_bad = [q for q in answerable if answers[q.id].refused]
     refused = len(refused_ok) + len(refused_bad)

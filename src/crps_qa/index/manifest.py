@@ -13,7 +13,7 @@ from typing import Any
 
 from crps_qa.errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
 
-FORMAT_VERSION = 2  # 2: sentence vectors for re-scoring
+FORMAT_VERSION = 3  # 2: sentence vectors for re-scoring; 3: passage roles, sections close after tables
 CURRENT = "current"  # the link to the current build
 
 

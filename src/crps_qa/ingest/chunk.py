@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 
+from crps_qa.ingest.roles import paragraph_roles, paragraph_spans
 from crps_qa.types import CleanDocument, Passage
 
 # Words that end in a period without ending a sentence ("et al. 2009", "e.g. nausea").
@@ -73,10 +74,21 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _section_bounds(doc: CleanDocument) -> list[tuple[int, int]]:
-    """Regions of text governed by one heading each (the text before the first heading too)."""
-    cuts = sorted({0, *(s.start for s in doc.sections if 0 < s.start < len(doc.text))})
-    return list(zip(cuts, [*cuts[1:], len(doc.text)], strict=True))
+def _regions(doc: CleanDocument) -> list[tuple[int, int, str]]:
+    """(start, end, role) of runs of text under one section with one role each (the text before
+    the first heading too): a passage never mixes a table with prose, nor a copyright line with
+    the disclaimer above it (roles: :mod:`crps_qa.ingest.roles`)."""
+    paragraphs = paragraph_spans(doc.text)
+    roles = paragraph_roles(paragraphs, [doc.section_at(start) for start, _ in paragraphs])
+    role_at = dict(zip((start for start, _ in paragraphs), roles, strict=True))
+    cuts = {0, *(s.start for s in doc.sections if 0 < s.start < len(doc.text))}
+    cuts |= {start for (start, _), role, prev in zip(paragraphs[1:], roles[1:], roles, strict=False) if role != prev}
+    ordered = sorted(cuts)
+    out = []
+    for start, end in zip(ordered, [*ordered[1:], len(doc.text)], strict=True):
+        first = next((r for p, r in role_at.items() if start <= p < end), "body")
+        out.append((start, end, first))
+    return out
 
 
 def chunk_id(doc_id: str, text: str, ordinal: int = 0) -> str:
@@ -95,7 +107,7 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
         raise ValueError("max_words must be >= 1 and overlap_sentences >= 0")
     passages: list[Passage] = []
     seen: dict[str, int] = {}
-    for region_start, region_end in _section_bounds(doc):
+    for region_start, region_end, role in _regions(doc):
         sentences = split_sentences(doc.text, region_start, region_end)
         for first, last in _windows(doc.text, sentences, max_words, overlap_sentences):
             char_start, char_end = sentences[first][0], sentences[last][1]
@@ -113,6 +125,7 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
                     char_end=char_end,
                     section=doc.section_at(char_start),
                     page=doc.page_at(char_start),
+                    role=role,
                 )
             )
     return passages

@@ -18,6 +18,7 @@ import statistics
 import unicodedata
 from collections import Counter
 
+from crps_qa.ingest.roles import close_blocks, paragraph_spans
 from crps_qa.types import CleanDocument, RawDocument, Section
 
 log = logging.getLogger(__name__)
@@ -267,30 +268,31 @@ def clean_text(text: str, vocabulary: Counter[str] | None = None) -> str:
 
 
 # ---- sections -----------------------------------------------------------------------------------
-def _section_title(par: str, nxt: str | None, *, free_form: bool) -> str | None:
+def _section_title(par: str, nxt: str | None, *, free_form: bool) -> tuple[str | None, str]:
+    """(title, kind): kind is "heading", "label" ("Methods. Case notes of …") or "caption"."""
     if title := _heading_title(par):
-        return title
+        return title, "heading"
     if m := _CAPTION.match(par):
-        return f"{'Table' if m.group(1) else 'Figure'} {m.group(2)}"
+        return f"{'Table' if m.group(1) else 'Figure'} {m.group(2)}", "caption"
     if (m := _LABEL.match(par)) and (title := _heading_title(m.group(1))):
-        return title
+        return title, "label"
     free_heading = free_form and nxt and _is_title_line(par, 60) and len(par.split()) <= 8
     if free_heading and not re.search(r"\d", par) and (len(nxt) >= 40 or _LIST.match(nxt)):
-        return par.rstrip(":").strip()
-    return None
+        return par.rstrip(":").strip(), "heading"
+    return None, ""
 
 
 def detect_sections(text: str) -> tuple[Section, ...]:
-    """Headings in cleaned text: 'METHODS', 'Objective: …', 'Table 3 …', 'What Is Ketamine?'."""
-    paragraphs = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+(?:\n(?![ \t]*\n)[^\n]*)*", text)]
-    paragraphs = [(start + len(p) - len(p.lstrip()), p.strip()) for start, p in paragraphs if p.strip()]
+    """Section changes in cleaned text: headings ('METHODS', 'What Is Ketamine?'), abstract labels
+    ('Objective: …', governing their own paragraph), table and figure blocks ('Table 3 …') and the
+    return to the interrupted heading after a block, see :func:`crps_qa.ingest.roles.close_blocks`.
+    A section titled "" (text before any heading, after a block) reads as no section."""
+    paragraphs = paragraph_spans(text)
     nexts = [p for _, p in paragraphs[1:]] + [None]
-    found = [Section(start, title) for (start, par), nxt in zip(paragraphs, nexts, strict=True)
-             if (title := _section_title(par, nxt, free_form=False))]  # fmt: skip
-    if not any(s.title in _STRUCTURAL for s in found):
-        found = [Section(start, title) for (start, par), nxt in zip(paragraphs, nexts, strict=True)
-                 if (title := _section_title(par, nxt, free_form=True))]  # fmt: skip
-    return tuple(found)
+    titles = [_section_title(par, nxt, free_form=False) for (_, par), nxt in zip(paragraphs, nexts, strict=True)]
+    if not any(title in _STRUCTURAL for title, _ in titles):
+        titles = [_section_title(par, nxt, free_form=True) for (_, par), nxt in zip(paragraphs, nexts, strict=True)]
+    return tuple(Section(start, title) for start, title in close_blocks(paragraphs, titles))
 
 
 def normalize_document(raw: RawDocument) -> CleanDocument:

@@ -87,4 +87,5 @@ class Retriever:
             char_end=passage.char_end,
             chunk_id=passage.chunk_id,
             text=passage.text,
+            role=passage.role,  # issue 16: the answerer never quotes references / front matter
         )

@@ -25,6 +25,7 @@ def _record(data: IndexData, row: int) -> dict[str, Any]:
         "char_end": passage.char_end,
         "chunk_id": passage.chunk_id,
         "text": passage.text,
+        "role": passage.role,
     }
 
 

@@ -1,0 +1,162 @@
+"""How likely the chosen sentences answer the question, and what to tell the reader: three verdicts.
+
+    features = answer_features(answerer, question, scored, chosen, evidence=0.51)
+    p = CONFIDENCE.estimate(features)            # calibrated probability that the quote is right
+    CONFIDENCE.verdict(p, evidence=0.51, floor=0.43, missing=())   # "answered" | "uncertain" | "not_found"
+
+Features come from evidence the pipeline already has (issue 16), all in about [0, 1]:
+
+* ``match``      word-by-word match of the best candidate (the answerer's ranking score);
+* ``dense``      pooled MiniLM cosine of the best candidate with the question;
+* ``bm25``       sentence-level BM25 of the best candidate, relative to the best BM25 of all candidates;
+* ``agree``      share of the other two scorers (pooled cosine, sentence BM25) that also rank the best
+  candidate first among the candidates: independent scorers agreeing is a sign of a right answer;
+* ``margin``     best score minus the runner-up's (the best candidate that shares no sentence with it);
+* ``other_paper`` 1 when the runner-up comes from another paper (the corpus is split on the question);
+* ``focus``      IDF-weighted share of the question's content terms that the quoted sentence itself
+  contains (abbreviations and number words expanded);
+* ``type_asked`` / ``type_match``  the question asks for an amount (dose, rate, duration, count ...),
+  and the sentence states a number with the right unit;
+* ``rank``       1 / rank of the passage the best candidate came from;
+* ``evidence``   the answerer's refusal evidence (match minus penalties for words no paper uses);
+* ``unknown``    IDF-weighted share of question terms that no paper uses;
+* ``sentences``  how many sentences the answer quotes (of 3); ``answer_focus`` the focus-term share of
+  all of them together;
+* ``ties``       candidates (sharing no sentence with the best) within TIE of its score, of 10;
+* ``papers``     distinct papers among the five best candidates, of 5;
+* ``retrieval_margin`` the fused-score gap between the two best passages, relative to the best;
+* ``match_gap``  the best candidate's match minus the mean match of the ten best;
+* ``question_terms`` content terms in the question, of 10.
+
+The estimate is a logistic regression over these features, fitted by cross-validation over every
+question set (``eval/fit_confidence.py`` writes ``confidence.json`` next to this module); the two
+thresholds are chosen on the pooled out-of-fold estimates so that ``answered`` is right at least 85%
+of the time and few answerable questions are ``not_found``. A question whose evidence is below the
+refusal floor, or that names something no paper mentions, is always ``not_found``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crps_qa.answer.candidates import ANSWER_TYPES, answer_type_match, shares_sentence
+from crps_qa.errors import CrpsQaError
+
+if TYPE_CHECKING:  # the answerer imports this module; only type hints go the other way
+    from crps_qa.answer.answerer import Answerer
+    from crps_qa.answer.candidates import Scored
+    from crps_qa.query.analyzer import Query
+
+ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
+VERDICTS = (ANSWERED, UNCERTAIN, NOT_FOUND)
+FEATURES = ("match", "dense", "bm25", "agree", "margin", "other_paper", "focus", "type_asked", "type_match",
+            "rank", "evidence", "unknown", "sentences", "answer_focus", "ties", "papers", "retrieval_margin",
+            "match_gap", "question_terms")
+TIE = 0.05  # candidates scoring within this of the best one are near ties
+COEFFICIENTS = Path(__file__).with_name("confidence.json")
+BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants, at sentence level
+
+
+def answer_features(
+    answerer: Answerer, query: Query, scored: Sequence[Scored], chosen: Sequence[Scored], *, evidence: float,
+) -> dict[str, float]:
+    """The features of the answer ``chosen[0]`` (see module doc); all zero without candidates."""
+    if not scored or not chosen:
+        return dict.fromkeys(FEATURES, 0.0) | {"evidence": evidence, "unknown": query.unknown_share}
+    question = query.text
+    best = chosen[0]
+    ranked = sorted(scored, key=lambda s: s.score, reverse=True)
+    runner = next((s for s in ranked if s is not best and not shares_sentence(s, best)), None)
+    bm25 = sentence_bm25(answerer, query, scored)
+    top_bm25 = max(bm25.values(), default=0.0)
+    top_dense = max(s.dense for s in scored)
+    best_bm25 = bm25.get(id(best), 0.0)
+    agree = ((best.dense >= top_dense - 1e-9) + (top_bm25 > 0 and best_bm25 >= top_bm25 - 1e-9)) / 2
+    asked = any(asks.search(question) for asks, _ in ANSWER_TYPES)
+    q_terms = set(query.terms)
+    q_total = sum(query.terms.values()) or 1.0
+    said = set(answerer.analyzer.terms(" ".join(s.quote for s in chosen)))
+    others = [s for s in ranked if not shares_sentence(s, best)]
+    hit_scores = sorted({(s.hit.chunk_id, s.hit.score) for s in scored}, key=lambda h: h[1], reverse=True)
+    top = hit_scores[0][1] if hit_scores else 0.0
+    return {
+        "match": best.match,
+        "dense": best.dense,
+        "bm25": best_bm25 / top_bm25 if top_bm25 > 0 else 0.0,
+        "agree": float(agree),
+        "margin": best.score - runner.score if runner is not None else best.score,
+        "other_paper": float(runner is not None and runner.doc_id != best.doc_id),
+        "focus": best.overlap,
+        "type_asked": float(asked),
+        "type_match": answer_type_match(question, best.quote) if asked else 0.0,
+        "rank": 1.0 / max(best.hit.rank, 1),
+        "evidence": evidence,
+        "unknown": query.unknown_share,
+        "sentences": sum(len(s.spans) for s in chosen) / 3,
+        "answer_focus": sum(query.terms[t] for t in q_terms & said) / q_total,
+        "ties": min(sum(s.score >= best.score - TIE for s in others), 10) / 10,
+        "papers": len({s.doc_id for s in ranked[:5]}) / 5,
+        "retrieval_margin": (top - hit_scores[1][1]) / top if len(hit_scores) > 1 and top > 0 else 1.0,
+        "match_gap": best.match - float(sum(s.match for s in ranked[:10]) / len(ranked[:10])),
+        "question_terms": min(len(q_terms), 10) / 10,
+    }
+
+
+def sentence_bm25(answerer: Answerer, query: Query, scored: Sequence[Scored]) -> dict[int, float]:
+    """Okapi BM25 of each candidate (keyed by ``id``) against the question's content terms, with the
+    corpus IDF of the question's terms and lengths relative to the candidates' mean length."""
+    q_terms = query.terms
+    docs = {id(s): answerer.analyzer.terms(s.quote) for s in scored}
+    mean_len = sum(len(t) for t in docs.values()) / max(len(docs), 1) or 1.0
+    out = {}
+    for key, terms in docs.items():
+        counts: dict[str, int] = {}
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * len(terms) / mean_len)
+        out[key] = sum(q_terms[t] * counts[t] * (BM25_K1 + 1) / (counts[t] + norm)
+                       for t in q_terms if t in counts)
+    return out
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """A fitted logistic model (standardised features) and the two verdict thresholds."""
+
+    features: tuple[str, ...]
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    answer_threshold: float  # estimate at or above which a question is "answered"
+    uncertain_threshold: float  # estimate below which it is "not_found" (between: "uncertain")
+
+    @classmethod
+    def load(cls, path: Path = COEFFICIENTS) -> Confidence:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(tuple(raw["features"]), tuple(raw["means"]), tuple(raw["scales"]), tuple(raw["weights"]),
+                       float(raw["intercept"]), float(raw["answer_threshold"]), float(raw["uncertain_threshold"]))
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise CrpsQaError(
+                f"The confidence model {path} is missing or unreadable ({exc}). Refit it with: "
+                "python eval/fit_confidence.py"
+            ) from exc
+
+    def estimate(self, features: Mapping[str, float]) -> float:
+        """Probability that the quoted answer contains the right answer."""
+        z = self.intercept + sum(w * (features.get(name, 0.0) - m) / s
+                                 for name, m, s, w in zip(self.features, self.means, self.scales, self.weights,
+                                                          strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+    def verdict(self, estimate: float, *, evidence: float, floor: float, missing: Sequence[str] = ()) -> str:
+        """answered / uncertain / not_found (see module doc)."""
+        if missing or evidence < floor or estimate < self.uncertain_threshold:
+            return NOT_FOUND
+        return ANSWERED if estimate >= self.answer_threshold else UNCERTAIN
