@@ -87,7 +87,8 @@ class Passage:
     char_start: int
     char_end: int
     section: str | None = None
-    page: int | None = None
+    page: int | None = None  # the page the passage starts on (PDFs)
+    page_end: int | None = None  # the page it ends on, when that is a later one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +108,7 @@ class Hit:
     char_end: int
     chunk_id: str
     text: str
+    page_end: int | None = None  # the passage's last page, when it runs on past ``page``
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class Hit:
             "title": self.title,
             "section": self.section,
             "page": self.page,
+            "page_end": self.page_end,
             "char_start": self.char_start,
             "char_end": self.char_end,
             "chunk_id": self.chunk_id,

@@ -58,7 +58,7 @@ _LATEX_CHARS = {
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "≥": r"$\geq$", "≤": r"$\leq$", "±": r"\textpm{}", "°": r"\textdegree{}", "·": r"\textperiodcentered{}",
     "†": r"\dag{}", "δ": r"$\delta$", "α": r"$\alpha$", "¥": r"\textyen{}", "μ": r"\textmu{}",
-    "×": r"\texttimes{}", "–": "--", "—": "---", "“": "``", "”": "''", "’": "'", "‘": "`",
+    "×": r"\texttimes{}", "–": "--", "—": "---", "“": "``", "”": "''", "’": "'", "‘": "`", "'": r"\textquotesingle{}",
     "-": "-{}",  # no "--"/"---" ligature from two hyphens in the source
 }  # fmt: skip
 
@@ -73,7 +73,7 @@ PREAMBLE = r"""\documentclass[twocolumn,10pt,a4paper]{article}
 \fancypagestyle{plain}{\fancyhf{}\fancyhead[L]{\small\itshape @SHORT@}\fancyhead[R]{\small @JOURNAL@}%
 \fancyfoot[L]{\footnotesize @FOOTER@}\fancyfoot[R]{\small\thepage}}
 \newwrite\pagelog \immediate\openout\pagelog=\jobname.pages
-\newcommand\sbeg[1]{\write\pagelog{b #1 \thepage}}
+\newcommand\sbeg[1]{\leavevmode\write\pagelog{b #1 \thepage}}
 \newcommand\send[1]{\write\pagelog{e #1 \thepage}}
 \title{\Large\bfseries @TITLE@}\author{@AUTHORS@}\date{}
 \begin{document}\maketitle

@@ -22,9 +22,9 @@ _ABBREVIATIONS = frozenset(
     ]  # fmt: skip
 )
 # A sentence ends at . ! ? (optionally followed by a closing quote, bracket or a citation
-# number like "disease.12") when whitespace and an upper-case letter, digit or opening bracket
-# follow. Paragraph breaks ("\n\n") always end a sentence.
-_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(?:\d+(?:[,–-]\d+)*)?(?=\s+["'“‘(\[]?[A-Z0-9])""")
+# number like "disease.12", or "disease.[12]" from a PDF's superscript) when whitespace and an
+# upper-case letter, digit or opening bracket follow. Paragraph breaks ("\n\n") always end a sentence.
+_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(?:\d+(?:[,–-]\d+)*|\[\d+(?:[,–-]\d+)*\])?(?=\s+["'“‘(\[]?[A-Z0-9])""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
 
@@ -113,9 +113,16 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
                     char_end=char_end,
                     section=doc.section_at(char_start),
                     page=doc.page_at(char_start),
+                    page_end=_page_end(doc, char_start, char_end),
                 )
             )
     return passages
+
+
+def _page_end(doc: CleanDocument, char_start: int, char_end: int) -> int | None:
+    """The page of the passage's last character, when it is not the page it starts on."""
+    end = doc.page_at(char_end - 1)
+    return end if end != doc.page_at(char_start) else None
 
 
 def _is_label(doc: CleanDocument, text: str) -> bool:

@@ -67,11 +67,12 @@ _LETTERS = re.compile(r"^ ?[A-Z](?: [A-Z]){3,} ?$")  # a whole line "K E Y W O R
 _INLINE_HYPHEN = re.compile(rf"(?<={_W})- (?!(?:and|or|nor|to)\b)(?={_W})")
 _DIGIT_DASH = re.compile(r"(?<=\d)– (?=\d)")  # "1– 3 months" → "1–3 months"
 _TOKEN = re.compile(rf"{_W}+(?:-{_W}+)*")
+_PREFIXES = {"anti", "dis", "inter", "non", "over", "post", "pre", "sub", "super", "trans", "under", "out", "mis"}
 
 
 def _normalize_chars(text: str) -> str:
     """Character and single-line repairs; idempotent, keeps line structure."""
-    text = re.sub(r"\r\n?|[\f\v\u2028\u2029]", "\n", text)
+    text = re.sub(r"\r\n?|[\f\v\u2028\u2029]", "\n", text).replace("\u2217", "*")  # TeX's \ast
     text = _INVISIBLE.sub("", _SOFT_HYPHEN_BREAK.sub("", text))
     text = _GE.sub("≥", text)
     pieces, pos = [], 0
@@ -101,9 +102,13 @@ def _unspace_heading(line: str) -> str:
 
 
 def build_vocabulary(text: str) -> Counter[str]:
-    """Lower-cased words, hyphenated compounds and their adjacent pairs ("step-by", "by-step")."""
+    """Lower-cased words, hyphenated compounds and their adjacent pairs ("step-by", "by-step").
+
+    Words split at a line end ("dura-" / "tion") are left out: their halves are not words.
+    """
     vocab: Counter[str] = Counter()
-    for token in _TOKEN.findall(_normalize_chars(text).lower()):
+    text = re.sub(rf"{_W}+-[ \t]*\n\s*{_W}+", " ", _normalize_chars(text))
+    for token in _TOKEN.findall(text.lower()):
         parts = token.split("-")
         vocab.update(parts)
         if len(parts) > 1:
@@ -118,18 +123,27 @@ def _hyphen_glue(left: str, right: str, *, spaced: bool, vocab: Counter[str]) ->
     Keep:  "N-" "methyl" (single letter), "4-" "day" (number), "NMDA-" "receptor" (all caps),
            "Kaplan-" "Meier" (capital), "light-" "headed" when "light-headed" is in the document.
     Join:  "dura-" "tion", "Syn-" "drome", "inpa-" "tient" ("inpatient" is in the document).
-    Unknown either way: join, unless the PDF put a space after the hyphen ("therapy- " "resistant"),
+    Unknown either way: keep when both halves are words of three letters or more ("long-" "lasting")
+    and the first is not a prefix ("post-" "treatment"); else join, unless the PDF put a space after
+    the hyphen ("therapy- " "resistant"),
     which in papers like Erasmus' marks a real hyphen. "pre-" "and post-" keeps a suspended "- ".
     """
     if right.lower() in {"and", "or", "nor", "to"}:
         return "- "
+    joined, compound = (left + right).lower(), f"{left}-{right}".lower()
+    if left[:1].isupper() and right[:1].isupper() and vocab[joined] > vocab[compound]:
+        return ""  # "Mc-" "Nemar" where the document writes "McNemar"
     if len(left) == 1 or any(c.isdigit() for c in left) or left.isupper() or not right[0].islower():
         return "-"
-    joined, compound = (left + right).lower(), f"{left}-{right}".lower()
     if vocab[joined] and vocab[compound]:
         return "-" if vocab[compound] > vocab[joined] else ""
     if vocab[joined] or vocab[compound]:
         return "" if vocab[joined] else "-"
+    # Neither form occurs elsewhere. A compound's halves are words ("low-" "dose"); a hyphenated
+    # syllable's ("dura-" "tion") are not, except a prefix's ("post-" "treatment", "in-" "tolerable").
+    words = min(len(left), len(right)) >= 3 and vocab[left.lower()] and vocab[right.lower()]
+    if words and left.lower() not in _PREFIXES:
+        return "-"
     return "-" if spaced else ""
 
 
@@ -173,7 +187,10 @@ def _join(par: str, last: str, line: str, *, blanks: int, spaced: bool, width: f
     ``last`` is the last raw line of ``par``; ``width`` the column width; ``soft_max`` is set when
     the boundary lies in a double-spaced run (see ``_double_spaced_runs``).
     """
-    if _starts_block(line, after_sentence=False):
+    # "… are presented in" / "Table 1. Different variables …": a full line that stops mid-sentence
+    # goes on, even into a line that starts like a caption.
+    mid_sentence = not blanks and re.search(r"(?<![A-Z])[a-z]+$", last) and len(last) >= 0.8 * width
+    if _starts_block(line, after_sentence=False) and not (mid_sentence and _CAPTION.match(line)):
         return None
     hyphen = re.search(rf"({_W}+)-$", par)
     if hyphen and line[0].isalnum() and (not blanks or line[0].islower()):
