@@ -111,7 +111,7 @@ def measure(stem: str, truth: dict, extract: Callable[[Path], tuple[str, ...]]) 
     checks = [_pages_ok(p, spans) for p in passages]
     catalog = json.loads((REPO / "corpus" / "catalog.json").read_text())["documents"]
     meta = " ".join(f"{d['title']} {d['authors'] or ''}" for d in catalog if d["doc_id"] == stem)
-    vocabulary = {w.lower() for w in _WORD.findall(" ".join(s["text"] for s in truth["sentences"]) + meta)}
+    vocabulary = {w.lower() for w in _WORD.findall(" ".join([*(s["text"] for s in truth["sentences"]), meta]))}
     words = [w.lower() for w in _WORD.findall(doc.text)]
     return {
         "pdf": f"{stem}.pdf", "pages": truth["pages"], "sentences": len(truth["sentences"]),
