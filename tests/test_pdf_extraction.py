@@ -40,7 +40,7 @@ def flat(text: str) -> str:
 
 
 def test_the_fixtures_are_the_corpus_papers_under_the_same_names() -> None:
-    assert STEMS == sorted(p.stem for p in (REPO / "corpus").glob("*.txt"))
+    assert sorted(p.stem for p in (REPO / "corpus").glob("*.txt")) == STEMS
     assert [p.stem for p in sorted(PDFS.glob("*.pdf"))] == STEMS
 
 

@@ -136,3 +136,9 @@ def test_a_corrected_question_says_what_was_searched_for_escaped():
 def test_nothing_is_said_when_nothing_was_corrected():
     assert render.corrections_html({"question": "pain relief", "corrections": []}) == ""
     assert render.searched({"question": "pain relief"}) == "pain relief"
+
+
+def test_location_shows_the_page_or_the_pages_a_pdf_passage_spans():
+    assert render.location({"section": "Methods", "page": 4}) == "Methods · p. 4"
+    assert render.location({"section": "Methods", "page": 4, "page_end": 5}) == "Methods · pp. 4–5"
+    assert render.location({"section": None, "page": None}) == "no section"

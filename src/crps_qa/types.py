@@ -50,6 +50,12 @@ class CleanDocument:
                 break
         return page + 1
 
+    def page_span(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """``(page, page_end)`` of ``text[start:end]``: the page it starts on, and the page it ends
+        on when that is a later one (else None). ``(None, None)`` for documents without pages."""
+        first, last = self.page_at(start), self.page_at(max(start, end - 1))
+        return first, (last if last != first else None)
+
     def section_at(self, offset: int) -> str | None:
         """Title of the section holding ``offset`` (None before the first heading)."""
         title = None
@@ -159,11 +165,12 @@ class Citation:
     doc_id: str
     title: str
     section: str | None
-    page: int | None
+    page: int | None  # the page the quote starts on
     char_start: int
     char_end: int
     quote: str
     chunk_id: str
+    page_end: int | None = None  # the page it ends on, when the quoted sentence runs over a page break
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -102,6 +102,7 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
             text = doc.text[char_start:char_end]
             if _is_label(doc, text):
                 continue
+            page, page_end = doc.page_span(char_start, char_end)
             ordinal = seen.get(text, 0)
             seen[text] = ordinal + 1
             passages.append(
@@ -112,17 +113,11 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
                     char_start=char_start,
                     char_end=char_end,
                     section=doc.section_at(char_start),
-                    page=doc.page_at(char_start),
-                    page_end=_page_end(doc, char_start, char_end),
+                    page=page,
+                    page_end=page_end,
                 )
             )
     return passages
-
-
-def _page_end(doc: CleanDocument, char_start: int, char_end: int) -> int | None:
-    """The page of the passage's last character, when it is not the page it starts on."""
-    end = doc.page_at(char_end - 1)
-    return end if end != doc.page_at(char_start) else None
 
 
 def _is_label(doc: CleanDocument, text: str) -> bool:
