@@ -34,7 +34,7 @@ def text_pdf(path: Path, text: str = "Ketamine was infused at 10 mg/h.") -> Path
 
 def encrypted(path: Path) -> Path:
     writer = PdfWriter(clone_from=PdfReader(text_pdf(path.with_suffix(".plain"))))
-    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-128")
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")  # no `cryptography` needed
     writer.write(path)
     return path
 

@@ -133,12 +133,13 @@ def _page_lines(page) -> list[_Line]:  # noqa: ANN001 - a pypdf PageObject
     """The page's lines in content-stream order; superscript numbers bracketed onto their line."""
     lines: list[_Line] = []
     half = float(page.mediabox.width) / 2
+    left, bottom = float(page.mediabox.left), float(page.mediabox.bottom)  # positions from the page's corner
 
     def visit(text: str, cm: list[float], tm: list[float], _font: object, font_size: float) -> None:
         if not text.strip():
             return
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4] - left
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5] - bottom
         size = abs(font_size * math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])) or 1.0
         for i, piece in enumerate(text.split("\n")):
             if piece.strip():
@@ -178,7 +179,9 @@ def _add(lines: list[_Line], text: str, x: float, y: float, size: float, half: f
             return
         across = (x >= half) != (cur.x >= half) and abs(x - cur.x) > 0.4 * half
         if abs(raised) <= 0.35 * cur.size and not across:
-            cur.text += text  # pypdf puts the spaces between words into the pieces themselves
+            # pypdf puts the spaces between words into the pieces themselves; two make one
+            spaced = cur.text.endswith(" ") or text.startswith(" ")
+            cur.text = f"{cur.text.rstrip()} {text.lstrip()}" if spaced else cur.text + text
             return
     lines.append(_Line(text, x, y, size))
 
