@@ -4,6 +4,7 @@ and names the page it is on."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,16 +52,20 @@ def test_hybrid_hit_at_5_is_within_002_of_the_text_corpus(pdf_pipeline, real_pip
     assert pdf_hit5 >= text_hit5 - HIT5_MARGIN, on_pdfs.misses["hybrid"]
 
 
-def test_every_citation_quotes_its_pdf_document_exactly_and_has_its_page(pdf_pipeline):
+def test_every_citation_quotes_its_pdf_document_exactly_on_the_page_tex_set_it(pdf_pipeline):
     data = pdf_pipeline.data
-    answered = 0
+    truth = json.loads((PDFS / "truth.json").read_text(encoding="utf-8"))
+    answered = checked = 0
     for question in load_questions(QUESTIONS, split="dev"):
         answer = pdf_pipeline.ask(question.question)
         for citation in answer.citations:
-            text = data.texts[citation.doc_id]
-            assert text.text[citation.char_start : citation.char_end] == citation.quote
-            assert citation.page == text.page_at(citation.char_start)
+            assert data.texts[citation.doc_id].text[citation.char_start : citation.char_end] == citation.quote
+            quote = " ".join(citation.quote.split())
+            pages = {(s["page"], s["page_end"]) for s in truth[citation.doc_id]["sentences"] if s["text"] == quote}
+            if len(pages) == 1:  # the quote is one sentence of the source, set on one known page
+                assert (citation.page, citation.page_end or citation.page) == pages.pop(), quote
+                checked += 1
         for hit in answer.passages:
             assert hit.to_dict()["page"] is not None and "page_end" in hit.to_dict()
         answered += not answer.refused
-    assert answered >= 20
+    assert answered >= 20 and checked >= 40
