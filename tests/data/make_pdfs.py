@@ -129,6 +129,8 @@ def to_latex(stem: str, text: str, title: str, authors: str) -> tuple[str, list[
                 in_table = True
         elif in_table:
             body.append(setting + r"\\")
+        elif is_row and sum(c.isdigit() for c in par) > 0.25 * len(par):  # a row of numbers
+            body.append(r"\par\noindent{\footnotesize " + setting + r"}\par")
         elif words <= 8 and not par.endswith((".", ",")) and i + 1 < len(paragraphs):
             body.append(r"\section*{\normalsize " + setting + "}")
         else:
