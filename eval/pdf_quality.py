@@ -3,6 +3,9 @@
     python eval/pdf_quality.py                       # per-PDF table for the extractor crps-qa uses
     python eval/pdf_quality.py --compare             # one summary row per extractor (pypdf plain,
                                                      # pdfminer.six if installed, crps-qa's reader)
+    python eval/pdf_quality.py --citations /tmp/pdf-index   # ask eval/questions.jsonl of an index
+                                                     # built from these PDFs: are quotes exact and
+                                                     # on the page TeX set them? (loads the model)
 
 Per PDF, after the same cleaning and chunking the indexer does:
 
@@ -141,11 +144,37 @@ def compare_table(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def check_citations(index_dir: Path, truth: dict) -> str:
+    """Ask every eval question of the index in ``index_dir`` and check each citation."""
+    from crps_qa.evaluate.harness import load_questions  # noqa: PLC0415 - the model path only
+    from crps_qa.pipeline import Pipeline  # noqa: PLC0415
+    from crps_qa.settings import Settings  # noqa: PLC0415
+
+    pipeline = Pipeline.open(Settings(index_dir=index_dir))
+    answered = cited = inexact = spanning = checked = wrong = 0
+    for question in load_questions(REPO / "eval" / "questions.jsonl"):
+        answer = pipeline.ask(question.question)
+        answered += not answer.refused
+        for c in answer.citations:
+            cited, spanning = cited + 1, spanning + (c.page_end is not None)
+            inexact += pipeline.data.texts[c.doc_id].text[c.char_start : c.char_end] != c.quote
+            pages = {(s["page"], s["page_end"]) for s in truth[c.doc_id]["sentences"] if s["text"] == _squeeze(c.quote)}
+            if len(pages) == 1:  # the quote is one source sentence, set on one known page
+                checked, wrong = checked + 1, wrong + ((c.page, c.page_end or c.page) != pages.pop())
+    return (f"{answered} questions answered with {cited} citations ({spanning} over a page break); quote != "
+            f"document_text[char_start:char_end]: {inexact}; of {checked} quotes that are one source sentence, "
+            f"on a page other than TeX's: {wrong}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", action="store_true", help="one summary row per extractor")
+    parser.add_argument("--citations", type=Path, metavar="INDEX", help="check the citations of an index of the PDFs")
     args = parser.parse_args()
     truth = json.loads((PDFS / "truth.json").read_text(encoding="utf-8"))
+    if args.citations:
+        print(check_citations(args.citations, truth))
+        return
     if not args.compare:
         print(per_pdf_table([measure(stem, t, _crps_qa) for stem, t in truth.items()]))
         return
