@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "src"))
 from pypdf import PdfReader  # noqa: E402
 
 from crps_qa.ingest.chunk import chunk_document  # noqa: E402
-from crps_qa.ingest.normalize import normalize_document  # noqa: E402
+from crps_qa.ingest.pages import normalize_document  # noqa: E402
 from crps_qa.ingest.pdf import read_pdf  # noqa: E402
 from crps_qa.types import CleanDocument, Passage, RawDocument  # noqa: E402
 

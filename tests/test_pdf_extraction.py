@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crps_qa.ingest.chunk import chunk_document
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import read_document
 from crps_qa.types import CleanDocument
 

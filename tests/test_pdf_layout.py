@@ -10,7 +10,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from crps_qa.ingest.chunk import chunk_document
-from crps_qa.ingest.normalize import join_pages, normalize_document
+from crps_qa.ingest.pages import join_pages, normalize_document
 from crps_qa.ingest.read import read_document
 from crps_qa.types import CleanDocument
 

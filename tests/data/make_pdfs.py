@@ -34,7 +34,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from crps_qa.ingest.chunk import split_sentences  # noqa: E402
-from crps_qa.ingest.normalize import normalize_document  # noqa: E402
+from crps_qa.ingest.pages import normalize_document  # noqa: E402
 from crps_qa.ingest.read import read_document  # noqa: E402
 
 OUT = HERE / "pdfs"

@@ -37,7 +37,7 @@ from crps_qa.index.store import (
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.ingest.catalog import describe, load_catalog
 from crps_qa.ingest.chunk import chunk_document, split_sentences
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, SkippedFile

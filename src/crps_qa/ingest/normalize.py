@@ -1,4 +1,4 @@
-"""Clean PDF-extracted text and find its sections: ``RawDocument`` → ``CleanDocument``.
+"""Clean PDF-extracted text and find its sections (:mod:`crps_qa.ingest.pages` joins a document's pages).
 
 ``clean_text`` repairs what PDF extraction does to papers (ligatures, Symbol-font "£25mg/hr" for
 "≤25mg/hr", "M ETHODS", "dura-\\ntion", "S- ketamine", lines wrapped with blank lines between) and
@@ -18,7 +18,7 @@ import statistics
 import unicodedata
 from collections import Counter
 
-from crps_qa.types import CleanDocument, RawDocument, Section
+from crps_qa.types import Section
 
 log = logging.getLogger(__name__)
 
@@ -308,57 +308,3 @@ def detect_sections(text: str) -> tuple[Section, ...]:
         found = [Section(start, title) for (start, par), nxt in zip(paragraphs, nexts, strict=True)
                  if (title := _section_title(par, nxt, free_form=True))]  # fmt: skip
     return tuple(found)
-
-
-def normalize_document(raw: RawDocument) -> CleanDocument:
-    """Clean each page, join pages, record page starts and sections.
-
-    Pages are cleaned one at a time, so every offset maps to exactly one page, and then joined
-    with a blank line, unless a paragraph runs on over the page break: "… the dose was" /
-    "raised …" joins with a space and "treat-" / "ment" into "treatment" (see :func:`join_pages`).
-    """
-    vocab = build_vocabulary("\n".join(raw.pages))
-    text, starts = join_pages([clean_text(page, vocab) for page in raw.pages], vocab)
-    return CleanDocument(
-        doc_id=raw.doc_id,
-        text=text,
-        page_starts=tuple(starts) if raw.has_page_numbers else (),
-        sections=detect_sections(text),
-    )
-
-
-def join_pages(pages: list[str], vocab: Counter[str]) -> tuple[str, list[int]]:
-    """Cleaned pages → one text and the offset where each page starts.
-
-    A page starting with a lower-case word, or after a page that stopped mid-sentence (no
-    closing punctuation, and the new page does not open with a heading, caption or list item),
-    continues the paragraph. A word hyphenated over the break is joined like one hyphenated over
-    a line, and the page then starts inside the word:
-
-        >>> join_pages(["The dura-", "tion was long."], Counter({"duration": 1}))
-        ('The duration was long.', [0, 8])
-    """
-    text, starts = "", []
-    for page in pages:
-        if page and text:
-            hyphen = re.search(rf"({_W}+)-$", text)
-            first = re.match(rf"{_W}+", page)
-            if hyphen and first and page[0].islower():
-                glue = _hyphen_glue(hyphen.group(1), first.group(), spaced=False, vocab=vocab)
-                text = text[:-1] if glue == "" else text + glue[1:]
-            elif page[0].islower() or (not text.endswith((".", "!", "?", ":")) and _continues(text, page)):
-                text += " "
-            else:
-                text += "\n\n"
-        starts.append(len(text))  # an empty page starts (and ends) where the next one begins
-        text += page
-    return text, starts
-
-
-def _continues(text: str, page: str) -> bool:
-    """Whether ``page`` can go on with the last paragraph of ``text``: neither is a heading, a
-    caption or a table cell, and the page does not open with a new block."""
-    last = text[text.rfind("\n") + 1 :]
-    opening = page.split("\n", 1)[0]
-    prose = len(last.split()) >= 4 and last[-1].isalnum() and not _is_closed(last, opening, 0)
-    return prose and not _starts_block(opening, after_sentence=False) and not _heading_title(opening)
