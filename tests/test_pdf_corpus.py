@@ -46,8 +46,8 @@ def test_the_pdfs_index_as_the_same_documents_with_pages(pdf_pipeline, real_pipe
 
 def test_hybrid_hit_at_5_is_within_002_of_the_text_corpus(pdf_pipeline, real_pipeline):
     questions = load_questions(QUESTIONS)
-    on_pdfs = evaluate_retrieval(pdf_pipeline.retriever, questions, modes=["hybrid"])
-    on_text = evaluate_retrieval(real_pipeline.retriever, questions, modes=["hybrid"])
+    on_pdfs = evaluate_retrieval(pdf_pipeline.analyzer, pdf_pipeline.retriever, questions, modes=["hybrid"])
+    on_text = evaluate_retrieval(real_pipeline.analyzer, real_pipeline.retriever, questions, modes=["hybrid"])
     pdf_hit5, text_hit5 = on_pdfs.metrics["hybrid"]["hit_rate@5"], on_text.metrics["hybrid"]["hit_rate@5"]
     assert pdf_hit5 >= text_hit5 - HIT5_MARGIN, on_pdfs.misses["hybrid"]
 
