@@ -17,7 +17,7 @@ from pathlib import Path
 from crps_qa.index.embed import load_embedder
 from crps_qa.ingest.catalog import load_catalog
 from crps_qa.ingest.facets import extract_facets
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.pipeline import Pipeline
 from crps_qa.receipt import AskRequest, make_receipt, replay

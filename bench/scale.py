@@ -62,7 +62,7 @@ def sentence_pool(corpus: Path, scifact: Path | None) -> list[str]:
     """Every sentence of the corpus's documents and of SciFact's abstracts, in a fixed order."""
     from crps_qa.evaluate.beir import load_beir, unit_text
     from crps_qa.ingest.chunk import split_sentences
-    from crps_qa.ingest.normalize import normalize_document
+    from crps_qa.ingest.pages import normalize_document
     from crps_qa.ingest.read import ingest_corpus
 
     texts = [normalize_document(raw).text for raw in ingest_corpus(corpus).documents]

@@ -486,7 +486,7 @@ def cli(tmp_path, tiny_corpus, monkeypatch):
 ANSWER_KEYS = {"answer", "refused", "confidence", "citations", "passages", "missing_terms", "corrections", "query",
                "receipt", "verdict"}
 CITATION_KEYS = {
-    "marker", "doc_id", "title", "section", "page", "char_start", "char_end", "quote", "chunk_id",
+    "marker", "doc_id", "title", "section", "page", "page_end", "char_start", "char_end", "quote", "chunk_id",
 }
 
 

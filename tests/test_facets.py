@@ -7,7 +7,7 @@ import pytest
 
 from conftest import CORPUS
 from crps_qa.ingest.facets import DESIGNS, badge, extract_facets
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.types import CleanDocument, Facet, Facets
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crps_qa.ingest.normalize import build_vocabulary, clean_text, detect_sections, normalize_document
+from crps_qa.ingest.normalize import build_vocabulary, clean_text, detect_sections
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.types import RawDocument
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -15,7 +15,7 @@ from crps_qa.index.build import build, is_stale
 from crps_qa.index.manifest import check_compatible, current_build
 from crps_qa.index.store import load_index
 from crps_qa.ingest.chunk import chunk_document
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.pipeline import Pipeline
 from crps_qa.settings import Settings

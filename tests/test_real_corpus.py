@@ -110,8 +110,8 @@ def test_cli_batch_search_contract(real_pipeline, real_settings, tmp_path):
     for record in records:
         assert len(record["hits"]) == 4
         for hit in record["hits"]:
-            assert set(hit) == {"rank", "score", "doc_id", "title", "section", "page", "char_start",
-                                "char_end", "chunk_id", "text", "role"}
+            assert set(hit) == {"rank", "score", "doc_id", "title", "section", "page", "page_end",
+                                "char_start", "char_end", "chunk_id", "text", "role"}
             text = real_pipeline.data.texts[hit["doc_id"]].text
             assert text[hit["char_start"] : hit["char_end"]] == hit["text"]
 

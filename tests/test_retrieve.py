@@ -30,7 +30,8 @@ def test_hits_carry_full_citations(pipeline):
         "skin", "Skin temperature after ketamine", "Case Report", None,
     )
     assert set(hit.to_dict()) == {
-        "rank", "score", "doc_id", "title", "section", "page", "char_start", "char_end", "chunk_id", "text", "role",
+        "rank", "score", "doc_id", "title", "section", "page", "page_end", "char_start", "char_end", "chunk_id",
+        "text", "role",
     }
     assert hit.role == "body"
 

@@ -9,7 +9,7 @@ import pytest
 
 from crps_qa.index.build import build
 from crps_qa.ingest.chunk import chunk_document
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import ingest_corpus
 from crps_qa.ingest.roles import QUOTABLE, ROLES, is_prose, is_reference, paragraph_roles, paragraph_spans
 from crps_qa.pipeline import Pipeline

@@ -176,3 +176,9 @@ def test_citation_with_receipt_is_the_answer_its_sources_and_the_receipt():
                                      f"[1] Dosing (dosing), Methods · p. 3 · chars 1033–1071: “{QUOTE}”"]
     assert text.endswith('{\n  "receipt_version": 1\n}')
     assert "Receipt" not in render.citation_with_receipt({**answer, "receipt": None})
+
+
+def test_location_shows_the_page_or_the_pages_a_pdf_passage_spans():
+    assert render.location({"section": "Methods", "page": 4}) == "Methods · p. 4"
+    assert render.location({"section": "Methods", "page": 4, "page_end": 5}) == "Methods · pp. 4–5"
+    assert render.location({"section": None, "page": None}) == "no section"

@@ -191,8 +191,9 @@ def refusal_html(answer: Mapping[str, Any]) -> str:
 
 
 def location(item: Mapping[str, Any]) -> str:
-    """``Results · p. 3`` — section and page, whichever are known."""
-    parts = [item.get("section"), f"p. {item['page']}" if item.get("page") else None]
+    """``Results · p. 3`` (``pp. 3–4`` for a passage over a page break): section and page, whichever are known."""
+    page, end = item.get("page"), item.get("page_end")
+    parts = [item.get("section"), (f"pp. {page}–{end}" if end else f"p. {page}") if page else None]
     return " · ".join(p for p in parts if p) or "no section"
 
 

@@ -4,6 +4,12 @@
     ├── ConfigError            bad setting or option
     ├── QueryError             empty, too long or otherwise unusable query / queries file
     ├── IngestError            a corpus file cannot be read (reported and skipped by the indexer)
+    │   ├── NotAPdfError         a ``.pdf`` file that is something else (an image, a Word file, HTML)
+    │   ├── PdfCorruptError      a PDF pypdf cannot parse
+    │   ├── PdfEncryptedError    a PDF locked with a password
+    │   ├── PdfEmptyError        a PDF with zero pages
+    │   ├── PdfTooLongError      a PDF longer than the page limit (a book: split it)
+    │   └── PdfNoTextError       a PDF of page images without a text layer (needs OCR)
     ├── IndexError_            base for index problems
     │   ├── IndexMissingError  no index built yet
     │   ├── IndexCorruptError  files missing or unreadable
@@ -32,6 +38,30 @@ class QueryError(CrpsQaError):
 
 
 class IngestError(CrpsQaError):
+    pass
+
+
+class NotAPdfError(IngestError):
+    pass
+
+
+class PdfCorruptError(IngestError):
+    pass
+
+
+class PdfEncryptedError(IngestError):
+    pass
+
+
+class PdfEmptyError(IngestError):
+    pass
+
+
+class PdfTooLongError(IngestError):
+    pass
+
+
+class PdfNoTextError(IngestError):
     pass
 
 

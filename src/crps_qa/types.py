@@ -50,6 +50,12 @@ class CleanDocument:
                 break
         return page + 1
 
+    def page_span(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """``(page, page_end)`` of ``text[start:end]``: the page it starts on, and the page it ends
+        on when that is a later one (else None). ``(None, None)`` for documents without pages."""
+        first, last = self.page_at(start), self.page_at(max(start, end - 1))
+        return first, (last if last != first else None)
+
     def section_at(self, offset: int) -> str | None:
         """Title of the section holding ``offset`` (None before the first heading, or where a
         section titled "" returns to no heading after a table)."""
@@ -133,7 +139,8 @@ class Passage:
     char_start: int
     char_end: int
     section: str | None = None
-    page: int | None = None
+    page: int | None = None  # the page the passage starts on (PDFs)
+    page_end: int | None = None  # the page it ends on, when that is a later one
     role: str = "body"  # body, table, figure_caption, references or front_matter (crps_qa.ingest.roles)
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +161,7 @@ class Hit:
     char_end: int
     chunk_id: str
     text: str
+    page_end: int | None = None  # the passage's last page, when it runs on past ``page``
     role: str = "body"  # the passage's role (crps_qa.ingest.roles); only some roles are ever quoted
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,6 +172,7 @@ class Hit:
             "title": self.title,
             "section": self.section,
             "page": self.page,
+            "page_end": self.page_end,
             "char_start": self.char_start,
             "char_end": self.char_end,
             "chunk_id": self.chunk_id,
@@ -205,11 +214,12 @@ class Citation:
     doc_id: str
     title: str
     section: str | None
-    page: int | None
+    page: int | None  # the page the quote starts on
     char_start: int
     char_end: int
     quote: str
     chunk_id: str
+    page_end: int | None = None  # the page it ends on, when the quoted sentence runs over a page break
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

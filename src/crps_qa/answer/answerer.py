@@ -126,8 +126,11 @@ class Answerer:
                           passages=passages, missing_terms=query.missing, **asked, **found)
         # ---- end issue 16 ----
         citations = tuple(
-            Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section, page=s.hit.page,
-                     char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id)
+            Citation(marker=n, doc_id=s.doc_id, title=s.hit.title, section=s.hit.section,
+                     char_start=s.char_start, char_end=s.char_end, quote=s.quote, chunk_id=s.hit.chunk_id,
+                     # the quote's own pages, not its passage's: a passage may start a page earlier (issue 17)
+                     **dict(zip(("page", "page_end"),
+                                self.data.texts[s.doc_id].page_span(s.char_start, s.char_end), strict=True)))
             for n, s in enumerate(chosen, start=1)
         )
         shown = {h.chunk_id for h in passages}

@@ -105,6 +105,9 @@ class PassageOut(BaseModel):
     title: str
     section: str | None
     page: int | None
+    page_end: int | None = Field(
+        default=None, description="The page the passage ends on, when it runs on past `page` (PDFs)."
+    )
     char_start: int
     char_end: int
     chunk_id: str
@@ -200,6 +203,9 @@ class CitationOut(BaseModel):
     title: str
     section: str | None
     page: int | None
+    page_end: int | None = Field(
+        default=None, description="The page the quote ends on, when it runs on past `page` (PDFs)."
+    )
     char_start: int
     char_end: int
     quote: str

@@ -32,7 +32,7 @@ from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.catalog import describe
 from crps_qa.ingest.chunk import chunk_document
 from crps_qa.ingest.facets import FACETS_VERSION
-from crps_qa.ingest.normalize import normalize_document
+from crps_qa.ingest.pages import normalize_document
 from crps_qa.ingest.read import iter_corpus
 from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, RawDocument, Section, SkippedFile

@@ -23,9 +23,9 @@ _ABBREVIATIONS = frozenset(
     ]  # fmt: skip
 )
 # A sentence ends at . ! ? (optionally followed by a closing quote, bracket or a citation
-# number like "disease.12") when whitespace and an upper-case letter, digit or opening bracket
-# follow. Paragraph breaks ("\n\n") always end a sentence.
-_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(?:\d+(?:[,–-]\d+)*)?(?=\s+["'“‘(\[]?[A-Z0-9])""")
+# number like "disease.12", or "disease.[12]" from a PDF's superscript) when whitespace and an
+# upper-case letter, digit or opening bracket follow. Paragraph breaks ("\n\n") always end a sentence.
+_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(?:\d+(?:[,–-]\d+)*|\[\d+(?:[,–-]\d+)*\])?(?=\s+["'“‘(\[]?[A-Z0-9])""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
 
@@ -114,6 +114,7 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
             text = doc.text[char_start:char_end]
             if _is_label(doc, text):
                 continue
+            page, page_end = doc.page_span(char_start, char_end)
             ordinal = seen.get(text, 0)
             seen[text] = ordinal + 1
             passages.append(
@@ -124,7 +125,8 @@ def chunk_document(doc: CleanDocument, *, max_words: int = 120, overlap_sentence
                     char_start=char_start,
                     char_end=char_end,
                     section=doc.section_at(char_start),
-                    page=doc.page_at(char_start),
+                    page=page,
+                    page_end=page_end,
                     role=role,
                 )
             )

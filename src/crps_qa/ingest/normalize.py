@@ -1,4 +1,4 @@
-"""Clean PDF-extracted text and find its sections: ``RawDocument`` → ``CleanDocument``.
+"""Clean PDF-extracted text and find its sections (:mod:`crps_qa.ingest.pages` joins a document's pages).
 
 ``clean_text`` repairs what PDF extraction does to papers (ligatures, Symbol-font "£25mg/hr" for
 "≤25mg/hr", "M ETHODS", "dura-\\ntion", "S- ketamine", lines wrapped with blank lines between) and
@@ -19,7 +19,7 @@ import unicodedata
 from collections import Counter
 
 from crps_qa.ingest.roles import close_blocks, paragraph_spans
-from crps_qa.types import CleanDocument, RawDocument, Section
+from crps_qa.types import Section
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,12 @@ _LETTERS = re.compile(r"^ ?[A-Z](?: [A-Z]){3,} ?$")  # a whole line "K E Y W O R
 _INLINE_HYPHEN = re.compile(rf"(?<={_W})- (?!(?:and|or|nor|to)\b)(?={_W})")
 _DIGIT_DASH = re.compile(r"(?<=\d)– (?=\d)")  # "1– 3 months" → "1–3 months"
 _TOKEN = re.compile(rf"{_W}+(?:-{_W}+)*")
+_PREFIXES = {"anti", "dis", "inter", "non", "over", "post", "pre", "sub", "super", "trans", "under", "out", "mis"}
 
 
 def _normalize_chars(text: str) -> str:
     """Character and single-line repairs; idempotent, keeps line structure."""
-    text = re.sub(r"\r\n?|[\f\v\u2028\u2029]", "\n", text)
+    text = re.sub(r"\r\n?|[\f\v\u2028\u2029]", "\n", text).replace("\u2217", "*")  # TeX's \ast
     text = _INVISIBLE.sub("", _SOFT_HYPHEN_BREAK.sub("", text))
     text = _GE.sub("≥", text)
     pieces, pos = [], 0
@@ -102,9 +103,13 @@ def _unspace_heading(line: str) -> str:
 
 
 def build_vocabulary(text: str) -> Counter[str]:
-    """Lower-cased words, hyphenated compounds and their adjacent pairs ("step-by", "by-step")."""
+    """Lower-cased words, hyphenated compounds and their adjacent pairs ("step-by", "by-step").
+
+    Words split at a line end ("dura-" / "tion") are left out: their halves are not words.
+    """
     vocab: Counter[str] = Counter()
-    for token in _TOKEN.findall(_normalize_chars(text).lower()):
+    text = re.sub(rf"{_W}+-[ \t]*\n\s*{_W}+", " ", _normalize_chars(text))
+    for token in _TOKEN.findall(text.lower()):
         parts = token.split("-")
         vocab.update(parts)
         if len(parts) > 1:
@@ -119,18 +124,27 @@ def _hyphen_glue(left: str, right: str, *, spaced: bool, vocab: Counter[str]) ->
     Keep:  "N-" "methyl" (single letter), "4-" "day" (number), "NMDA-" "receptor" (all caps),
            "Kaplan-" "Meier" (capital), "light-" "headed" when "light-headed" is in the document.
     Join:  "dura-" "tion", "Syn-" "drome", "inpa-" "tient" ("inpatient" is in the document).
-    Unknown either way: join, unless the PDF put a space after the hyphen ("therapy- " "resistant"),
+    Unknown either way: keep when both halves are words of three letters or more ("long-" "lasting")
+    and the first is not a prefix ("post-" "treatment"); else join, unless the PDF put a space after
+    the hyphen ("therapy- " "resistant"),
     which in papers like Erasmus' marks a real hyphen. "pre-" "and post-" keeps a suspended "- ".
     """
     if right.lower() in {"and", "or", "nor", "to"}:
         return "- "
+    joined, compound = (left + right).lower(), f"{left}-{right}".lower()
+    if left[:1].isupper() and right[:1].isupper() and vocab[joined] > vocab[compound]:
+        return ""  # "Mc-" "Nemar" where the document writes "McNemar"
     if len(left) == 1 or any(c.isdigit() for c in left) or left.isupper() or not right[0].islower():
         return "-"
-    joined, compound = (left + right).lower(), f"{left}-{right}".lower()
     if vocab[joined] and vocab[compound]:
         return "-" if vocab[compound] > vocab[joined] else ""
     if vocab[joined] or vocab[compound]:
         return "" if vocab[joined] else "-"
+    # Neither form occurs elsewhere. A compound's halves are words ("low-" "dose"); a hyphenated
+    # syllable's ("dura-" "tion") are not, except a prefix's ("post-" "treatment", "in-" "tolerable").
+    words = min(len(left), len(right)) >= 3 and vocab[left.lower()] and vocab[right.lower()]
+    if words and left.lower() not in _PREFIXES:
+        return "-"
     return "-" if spaced else ""
 
 
@@ -174,7 +188,10 @@ def _join(par: str, last: str, line: str, *, blanks: int, spaced: bool, width: f
     ``last`` is the last raw line of ``par``; ``width`` the column width; ``soft_max`` is set when
     the boundary lies in a double-spaced run (see ``_double_spaced_runs``).
     """
-    if _starts_block(line, after_sentence=False):
+    # "… are presented in" / "Table 1. Different variables …": a full line that stops mid-sentence
+    # goes on, even into a line that starts like a caption.
+    mid_sentence = not blanks and re.search(r"(?<![A-Z])[a-z]+$", last) and len(last) >= 0.8 * width
+    if _starts_block(line, after_sentence=False) and not (mid_sentence and _CAPTION.match(line)):
         return None
     hyphen = re.search(rf"({_W}+)-$", par)
     if hyphen and line[0].isalnum() and (not blanks or line[0].islower()):
@@ -294,24 +311,3 @@ def detect_sections(text: str) -> tuple[Section, ...]:
         titles = [_section_title(par, nxt, free_form=True) for (_, par), nxt in zip(paragraphs, nexts, strict=True)]
     return tuple(Section(start, title) for start, title in close_blocks(paragraphs, titles))
 
-
-def normalize_document(raw: RawDocument) -> CleanDocument:
-    """Clean each page, join pages with a blank line, record page starts and sections.
-
-    A word hyphenated across a PDF page break ("treat-" / "ment") stays split: pages are cleaned
-    one at a time so that every offset maps to exactly one page.
-    """
-    vocab = build_vocabulary("\n".join(raw.pages))
-    text, starts = "", []
-    for page in raw.pages:
-        cleaned = clean_text(page, vocab)
-        if cleaned and text:
-            text += "\n\n"
-        starts.append(len(text))  # an empty page starts (and ends) where the next one begins
-        text += cleaned
-    return CleanDocument(
-        doc_id=raw.doc_id,
-        text=text,
-        page_starts=tuple(starts) if raw.has_page_numbers else (),
-        sections=detect_sections(text),
-    )

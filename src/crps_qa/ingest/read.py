@@ -1,4 +1,5 @@
-"""Read corpus files into ``RawDocument`` records: text and Markdown as one page, PDFs page by page.
+"""Read corpus files into ``RawDocument`` records: text and Markdown as one page, PDFs page by page
+(:mod:`crps_qa.ingest.pdf`).
 
     >>> report = ingest_corpus(Path("corpus"))
     >>> [d.doc_id for d in report.documents], [s.reason for s in report.skipped]
@@ -9,16 +10,13 @@ A file that cannot be read becomes a ``SkippedFile`` with the reason and the fix
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import DependencyError
-
 from crps_qa.errors import IngestError
+from crps_qa.ingest.pdf import read_pdf
 from crps_qa.types import IngestReport, RawDocument, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,7 @@ def read_document(path: Path) -> RawDocument:
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc}); check that it exists and is readable") from exc
     if suffix == ".pdf":
-        pages, numbered = _pdf_pages(path, data), True
+        pages, numbered = read_pdf(path, data), True
     else:
         pages, numbered = (_decode_text(path, data),), False
     return RawDocument(
@@ -76,34 +74,6 @@ def _decode_text(path: Path, data: bytes) -> str:
     if not text or not text.strip():
         raise IngestError(f"{path}: the file is empty; add the document's text or delete the file")
     return text
-
-
-def _pdf_pages(path: Path, data: bytes) -> tuple[str, ...]:
-    """One extracted string per page; encrypted, broken and image-only PDFs raise ``IngestError``."""
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):  # many PDFs only restrict printing/editing
-            raise IngestError(
-                f"{path}: the PDF is encrypted with a password; save an unencrypted copy "
-                "(e.g. print to PDF or `qpdf --decrypt`) and add that instead"
-            )
-        pages = tuple(page.extract_text() or "" for page in reader.pages)
-    except IngestError:
-        raise
-    except DependencyError as exc:
-        raise IngestError(f"{path}: the PDF is encrypted and needs `pip install cryptography` to open "
-                          f"({exc}); install it or save an unencrypted copy") from exc  # fmt: skip
-    except Exception as exc:  # pypdf raises many types (PdfReadError, KeyError, zlib.error…) on broken files
-        raise IngestError(
-            f"{path}: the PDF is corrupt or unreadable ({type(exc).__name__}: {exc}); "
-            "re-download or re-export it and add it again"
-        ) from exc
-    if not any(page.strip() for page in pages):
-        raise IngestError(
-            f"{path}: the PDF has no extractable text (scanned images?); run OCR "
-            "(e.g. `ocrmypdf in.pdf out.pdf`) and add the result"
-        )
-    return pages
 
 
 def _is_candidate(path: Path, root: Path) -> bool:

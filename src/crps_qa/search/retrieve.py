@@ -83,6 +83,7 @@ class Retriever:
             title=self.data.documents[passage.doc_id].title,
             section=passage.section,
             page=passage.page,
+            page_end=passage.page_end,  # PDF passages that run over a page break (issue 17)
             char_start=passage.char_start,
             char_end=passage.char_end,
             chunk_id=passage.chunk_id,
