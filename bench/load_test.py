@@ -28,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import ROOT, crps_qa, free_port, load, wait_ready  # noqa: E402
 
 
-def memory_mb(pid: int) -> dict[str, float]:
-    """RSS and PSS of one process, in MiB (from /proc)."""
-    values = {}
+def memory_mb(pid: int) -> dict[str, float | str]:
+    """RSS and PSS of one process, in MiB (from /proc), and what it is when not a server process."""
+    command = Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    values: dict[str, float | str] = {"role": "resource tracker" if "resource_tracker" in command else ""}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         name, _, rest = line.partition(":")
         if name in {"Rss", "Pss"}:
@@ -95,7 +96,8 @@ def main() -> None:
     print("|---:|---|---:|---:|")
     for result in results:
         for n, (_pid, mem) in enumerate(result["memory"].items()):
-            role = "server" if len(result["memory"]) == 1 else ("supervisor" if n == 0 else f"worker {n}")
+            role = mem["role"] or ("server" if len(result["memory"]) == 1 else
+                                   "supervisor" if n == 0 else f"worker {n}")
             print(f"| {result['workers']} | {role} | {mem['rss']:.0f} | {mem['pss']:.0f} |")
 
 

@@ -87,7 +87,9 @@ def test_an_embedding_actor_dying_mid_build_is_retried_or_leaves_the_previous_in
     build(local, real_embedder)
     target = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
     previous = build(target, real_embedder).build_dir  # the build the failed one must not disturb
-    (tiny_corpus / "added.txt").write_text("Ketamine was infused at 0.35 mg/kg/h for five days.", encoding="utf-8")
+    (tiny_corpus / "added.txt").write_text(  # new passages and sentences: the pool has work to do
+        "Ketamine was infused at 0.35 mg/kg/h for five days. Pain scores fell by half. "
+        "Two patients reported vivid dreams.", encoding="utf-8")
     build(local, real_embedder)
     marker = tmp_path / "crashed"
 

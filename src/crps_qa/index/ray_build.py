@@ -86,11 +86,12 @@ class RayEmbedder:
     def _run(self, texts: Sequence[str], kind: str) -> dict[str, np.ndarray]:
         """Every text through the actor pool; the output columns in the order of ``texts``."""
         ray = self.ray
+        pool = min(self.actors, max(1, len(texts) // self.batch_size))  # no actor without a batch
         dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
         out = dataset.map_batches(
             self.actor, fn_constructor_kwargs={"model": self.name, "kind": kind, "batch_size": self.batch_size},
             batch_size=self.batch_size * 4, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(self.actors, max(1, len(texts) // self.batch_size))),
+            compute=ray.data.ActorPoolStrategy(size=pool),
             max_restarts=RETRIES, max_task_retries=RETRIES,  # a dead actor is restarted, its batch retried
         )
         started, done, parts = time.perf_counter(), 0, []
@@ -99,7 +100,8 @@ class RayEmbedder:
             done += len(batch["row"])
             if len(texts) > 1:
                 rate = done / max(time.perf_counter() - started, 1e-9)
-                self.progress(f"embedded {done}/{len(texts)} {kind} ({rate:.1f} texts/s)")
+                what = "texts" if kind == "vectors" else "texts' token vectors"
+                self.progress(f"embedded {done}/{len(texts)} {what} ({rate:.1f}/s, {rate / pool:.1f}/s per actor)")
         columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
         if "vector" in columns:
             self._dimension = int(columns["vector"].shape[1])
