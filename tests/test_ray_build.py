@@ -95,6 +95,7 @@ def test_an_embedding_actor_dying_mid_build_is_retried_or_leaves_the_previous_in
 
     out = run_on_ray(tiny_corpus, target.index_dir, "--crash-once", str(marker))
 
+    print("ray build after the crash:", out)  # shown by pytest -rP: retried, or failed cleanly
     assert marker.exists()  # an actor really died mid-build
     if "error" in out:  # failed cleanly: a clear message, and the previous build still loads
         assert out["type"] == "IndexBuildError" and "previous index is still current" in out["error"]
