@@ -86,11 +86,12 @@ class RayEmbedder:
     def _run(self, texts: Sequence[str], kind: str) -> dict[str, np.ndarray]:
         """Every text through the actor pool; the output columns in the order of ``texts``."""
         ray = self.ray
-        pool = min(self.actors, max(1, len(texts) // self.batch_size))  # no actor without a batch
+        per_batch = self.batch_size * 4
+        pool = min(self.actors, -(-len(texts) // per_batch))  # no actor without a batch (ceil division)
         dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
         out = dataset.map_batches(
             self.actor, fn_constructor_kwargs={"model": self.name, "kind": kind, "batch_size": self.batch_size},
-            batch_size=self.batch_size * 4, batch_format="numpy",
+            batch_size=per_batch, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=pool),
             max_restarts=RETRIES, max_task_retries=RETRIES,  # a dead actor is restarted, its batch retried
         )
