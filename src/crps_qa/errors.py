@@ -7,7 +7,8 @@
     ├── IndexError_            base for index problems
     │   ├── IndexMissingError  no index built yet
     │   ├── IndexCorruptError  files missing or unreadable
-    │   └── IndexMismatchError built with another model / dimension / format version
+    │   ├── IndexMismatchError built with another model / dimension / format version
+    │   └── IndexBuildError    a distributed build (index --ray) failed; the previous build stays current
     ├── ModelError             the embedding model cannot be loaded
     └── NotFoundError          unknown document or passage id
 
@@ -48,6 +49,10 @@ class IndexCorruptError(IndexError_):
 
 
 class IndexMismatchError(IndexError_):
+    pass
+
+
+class IndexBuildError(IndexError_):
     pass
 
 

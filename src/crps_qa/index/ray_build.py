@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from crps_qa.errors import ConfigError, CrpsQaError
+from crps_qa.errors import ConfigError, IndexBuildError
 from crps_qa.index.build import BuildReport, build
 from crps_qa.index.embed import TokenVectors, load_embedder
 from crps_qa.settings import Settings
@@ -31,10 +31,6 @@ from crps_qa.settings import Settings
 INSTALL_HINT = 'pip install -e ".[ray]"'
 RETRIES = 3  # restarts of a dead actor, and retries of a task or batch it was running
 Progress = Callable[[str], None]
-
-
-class IndexBuildError(CrpsQaError):
-    """The distributed build failed; the previous index is untouched."""
 
 
 def import_ray() -> Any:
@@ -108,7 +104,8 @@ class RayEmbedder:
             self._dimension = int(columns["vector"].shape[1])
         order = np.argsort(columns["row"], kind="stable")  # Ray returns batches in any order
         if not np.array_equal(columns["row"][order], np.arange(len(texts))):
-            raise IndexBuildError(f"the Ray pool returned {len(order)} rows for {len(texts)} texts; run it again")
+            raise IndexBuildError(f"the Ray pool returned {len(order)} rows for {len(texts)} texts; the previous "
+                                  "index is still current; run it again")
         return {key: value[order] for key, value in columns.items()}
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
