@@ -98,16 +98,12 @@ def index(
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything, ignoring the cache.")] = False,
     if_stale: Annotated[bool, typer.Option("--if-stale", help="Do nothing when the index is up to date.")] = False,
-    ray: Annotated[str | None, typer.Option(
-        "--ray", help='Build on a Ray cluster: auto (joined with `ray start`), local, or HOST:PORT. '
-        'Needs pip install -e ".[ray]".')] = None,
-    ray_actors: Annotated[int | None, typer.Option("--ray-actors", help="Embedding actors (default: cluster CPUs).")]
-    = None,
+    ray: Annotated[str | None, typer.Option("--ray", help='On a Ray cluster: auto, local or HOST:PORT '
+                                            '(pip install -e ".[ray]"; one embedding actor per CPU).')] = None,
 ) -> None:
     """Build or refresh the index from the corpus (only new or changed passages are embedded).
 
     Example: crps-qa index --corpus corpus --index index
-             crps-qa index --ray auto          # on the Ray cluster this machine joined (README "Scaling out")
     """
     from crps_qa.index import embed
     from crps_qa.index.build import build, is_stale
@@ -120,11 +116,9 @@ def index(
                 typer.echo(f"index in {settings.index_dir}/ is up to date", err=True)
                 return
             typer.echo(f"indexing: {reason}", err=True)
-        if ray is not None:
+        if ray is not None:  # the same build on a Ray cluster (README "Scaling out")
             from crps_qa.index.ray_build import build_on_ray
-
-            report = build_on_ray(settings, address=ray, actors=ray_actors, rebuild=rebuild,
-                                  progress=lambda line: typer.echo(line, err=True))
+            report = build_on_ray(settings, address=ray, rebuild=rebuild, progress=lambda s: typer.echo(s, err=True))
         else:
             report = build(settings, embed.embedder_for(settings), rebuild=rebuild, progress=True)
     except CrpsQaError as exc:
