@@ -25,7 +25,7 @@ import numpy as np
 
 from crps_qa.errors import ConfigError, IndexBuildError
 from crps_qa.index.build import BuildReport, build
-from crps_qa.index.embed import TokenVectors, load_embedder
+from crps_qa.index.embed import TokenVectors, embedder_for
 from crps_qa.settings import Settings
 
 INSTALL_HINT = 'pip install -e ".[ray]"'
@@ -49,8 +49,8 @@ class EmbedActor:
     (each text's token vectors as float32 bytes, ``count`` rows of the model's dimension).
     """
 
-    def __init__(self, model: str, kind: str, batch_size: int) -> None:
-        self.embedder = load_embedder(model)
+    def __init__(self, settings: Settings, kind: str, batch_size: int) -> None:
+        self.embedder = embedder_for(settings)  # the model and backend (torch or ONNX) a local build uses
         self.kind, self.batch_size = kind, batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -65,10 +65,11 @@ class EmbedActor:
 class RayEmbedder:
     """The Embedder (and TokenEncoder) protocol on a Ray actor pool of ``actors`` encoders."""
 
-    def __init__(self, name: str, *, actors: int, batch_size: int, progress: Progress | None = None,
+    def __init__(self, settings: Settings, *, actors: int, batch_size: int, progress: Progress | None = None,
                  actor: type[EmbedActor] = EmbedActor) -> None:
         self.ray = import_ray()
-        self.name, self.actors, self.batch_size = name, actors, batch_size
+        self.settings, self.name, self.backend = settings, settings.model, settings.embed_backend
+        self.actors, self.batch_size = actors, batch_size
         self.actor, self.progress = actor, progress or (lambda _line: None)
         self._dimension: int | None = None
 
@@ -86,7 +87,7 @@ class RayEmbedder:
         pool = min(self.actors, -(-len(texts) // per_batch))  # no actor without a batch (ceil division)
         dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
         out = dataset.map_batches(
-            self.actor, fn_constructor_kwargs={"model": self.name, "kind": kind, "batch_size": self.batch_size},
+            self.actor, fn_constructor_kwargs={"settings": self.settings, "kind": kind, "batch_size": self.batch_size},
             batch_size=per_batch, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=pool),
             max_restarts=RETRIES, max_task_retries=RETRIES,  # a dead actor is restarted, its batch retried
@@ -125,11 +126,11 @@ class RayEmbedder:
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
         task = self.ray.remote(max_retries=RETRIES)(_word_pieces)
-        return self.ray.get(task.remote(self.name, list(texts)))
+        return self.ray.get(task.remote(self.settings, list(texts)))
 
 
-def _word_pieces(model: str, texts: list[str]) -> list[list[str]]:
-    return load_embedder(model).word_pieces(texts)  # type: ignore[attr-defined]
+def _word_pieces(settings: Settings, texts: list[str]) -> list[list[str]]:
+    return embedder_for(settings).word_pieces(texts)  # type: ignore[attr-defined]
 
 
 def build_on_ray(settings: Settings, *, address: str = "auto", actors: int | None = None, rebuild: bool = False,
@@ -156,7 +157,7 @@ def build_on_ray(settings: Settings, *, address: str = "auto", actors: int | Non
     try:
         pool = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
         say(f"ray: {len(ray.nodes())} node(s), {pool} embedding actor(s)")
-        embedder = RayEmbedder(settings.model, actors=pool, batch_size=settings.batch_size, progress=say,
+        embedder = RayEmbedder(settings, actors=pool, batch_size=settings.batch_size, progress=say,
                                actor=actor)
         return build(settings, embedder, rebuild=rebuild, progress=progress is not None)
     except ray.exceptions.RayError as exc:
