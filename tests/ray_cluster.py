@@ -52,13 +52,14 @@ def main() -> int:
     parser.add_argument("index", type=Path)
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--crash-once", default="")
+    parser.add_argument("--backend", default="torch")
     args = parser.parse_args()
     address = start_cluster(args.nodes)
     actor = EmbedActor
     if args.crash_once:
         CrashOnce.marker = args.crash_once
         actor = CrashOnce
-    settings = Settings(corpus_dir=args.corpus, index_dir=args.index)
+    settings = Settings(corpus_dir=args.corpus, index_dir=args.index, embed_backend=args.backend)
     try:
         report = build_on_ray(settings, address=address, actors=args.nodes, actor=actor,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 SANDBOX = REPO / "scripts" / "ray_sandbox.sh"
 HELPER = REPO / "tests" / "ray_cluster.py"
 QUESTIONS = REPO / "eval" / "questions.jsonl"
+CORPUS = REPO / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -67,33 +68,43 @@ def assert_same_index(built: Path, expected: Path) -> None:
         assert got.manifest[key] == want.manifest[key], key
 
 
-def test_a_two_node_ray_build_of_the_corpus_equals_the_local_build(sandbox, real_pipeline, real_embedder, tmp_path):
-    out = run_on_ray(real_pipeline.settings.corpus_dir, tmp_path / "index")
+@pytest.fixture(scope="module")
+def torch_embedder():
+    """float32 torch: the int8 ONNX default quantizes activations per batch, so its vectors depend on
+    which texts share a batch, and a pool's batches are not a single process's."""
+    from crps_qa.index.embed import load_embedder
+
+    return load_embedder("all-MiniLM-L6-v2", backend="torch")
+
+
+def test_a_two_node_ray_build_of_the_corpus_equals_the_local_build(sandbox, torch_embedder, tmp_path):
+    local = Settings(corpus_dir=CORPUS, index_dir=tmp_path / "local", embed_backend="torch")
+    build(local, torch_embedder)
+    out = run_on_ray(CORPUS, tmp_path / "index", "--backend", "torch")
     assert "error" not in out, out
-    assert out["passages"] == len(real_pipeline.data.passages)
-    assert_same_index(tmp_path / "index", real_pipeline.settings.index_dir)
-    on_ray = Pipeline.open(Settings(corpus_dir=real_pipeline.settings.corpus_dir, index_dir=tmp_path / "index"),
-                           embedder=real_embedder)
+    assert_same_index(tmp_path / "index", local.index_dir)
+    on_ray, here = (Pipeline.open(Settings(corpus_dir=CORPUS, index_dir=path, embed_backend="torch"),
+                                  embedder=torch_embedder) for path in (tmp_path / "index", local.index_dir))
     for question in load_questions(QUESTIONS):
         got = [hit.chunk_id for hit in on_ray.search(question.question, k=10, mode="hybrid")]
-        want = [hit.chunk_id for hit in real_pipeline.search(question.question, k=10, mode="hybrid")]
+        want = [hit.chunk_id for hit in here.search(question.question, k=10, mode="hybrid")]
         assert got == want, question.id
 
 
 def test_an_embedding_actor_dying_mid_build_is_retried_or_leaves_the_previous_index(
-    sandbox, real_embedder, tiny_corpus, tmp_path,
+    sandbox, torch_embedder, tiny_corpus, tmp_path,
 ):
-    local = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "local")
-    build(local, real_embedder)
-    target = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "index")
-    previous = build(target, real_embedder).build_dir  # the build the failed one must not disturb
+    local = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "local", embed_backend="torch")
+    build(local, torch_embedder)
+    target = Settings(corpus_dir=tiny_corpus, index_dir=tmp_path / "index", embed_backend="torch")
+    previous = build(target, torch_embedder).build_dir  # the build the failed one must not disturb
     (tiny_corpus / "added.txt").write_text(  # new passages and sentences: the pool has work to do
         "Ketamine was infused at 0.35 mg/kg/h for five days. Pain scores fell by half. "
         "Two patients reported vivid dreams.", encoding="utf-8")
-    build(local, real_embedder)
+    build(local, torch_embedder)
     marker = tmp_path / "crashed"
 
-    out = run_on_ray(tiny_corpus, target.index_dir, "--crash-once", str(marker))
+    out = run_on_ray(tiny_corpus, target.index_dir, "--crash-once", str(marker), "--backend", "torch")
 
     print("ray build after the crash:", out)  # shown by pytest -rP: retried, or failed cleanly
     assert marker.exists()  # an actor really died mid-build
