@@ -60,10 +60,10 @@ def assert_same_index(built: Path, expected: Path) -> None:
     np.testing.assert_allclose(got.vectors, want.vectors, atol=1e-5)
     np.testing.assert_allclose(got.sentences.vectors, want.sentences.vectors, atol=1e-5)
     assert (got.tokens is None) == (want.tokens is None)
-    if want.tokens is not None:
-        np.testing.assert_array_equal(got.tokens.offsets, want.tokens.offsets)
-        # stored as float16: a 1e-7 difference can round to the neighbouring float16 (2**-11 apart below 1)
-        np.testing.assert_allclose(got.tokens.vectors, want.tokens.vectors, atol=2**-10)
+    if want.tokens is not None:  # stored compressed: equal up to one quantization step (int8: 1/127)
+        for row, start, end in zip(want.sentences.rows, want.sentences.starts, want.sentences.ends, strict=True):
+            key = (want.passages[int(row)].doc_id, int(start), int(end))
+            np.testing.assert_allclose(got.tokens.get(key), want.tokens.get(key), atol=2 / 127)
     for key in ("vector_keys", "sentence_keys", "token_keys", "documents", "chunking", "counts"):
         assert got.manifest[key] == want.manifest[key], key
 
