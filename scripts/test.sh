@@ -4,7 +4,8 @@
 #   bash scripts/test.sh -m "not browser" tests/test_chunk.py   # extra pytest arguments pass through
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test
+# the ray extra too: tests/test_ray_build.py builds on a local Ray cluster (in a loopback-only namespace)
+bash scripts/setup.sh test,ray
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   echo "test: installing chromium from Debian's packages" >&2

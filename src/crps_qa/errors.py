@@ -13,7 +13,8 @@
     ├── IndexError_            base for index problems
     │   ├── IndexMissingError  no index built yet
     │   ├── IndexCorruptError  files missing or unreadable
-    │   └── IndexMismatchError built with another model / dimension / format version
+    │   ├── IndexMismatchError built with another model / dimension / format version
+    │   └── IndexBuildError    a distributed build (index --ray) failed; the previous build stays current
     ├── ModelError             the embedding model cannot be loaded
     └── NotFoundError          unknown document or passage id
 
@@ -78,6 +79,10 @@ class IndexCorruptError(IndexError_):
 
 
 class IndexMismatchError(IndexError_):
+    pass
+
+
+class IndexBuildError(IndexError_):
     pass
 
 

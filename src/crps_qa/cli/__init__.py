@@ -98,6 +98,8 @@ def index(
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything, ignoring the cache.")] = False,
     if_stale: Annotated[bool, typer.Option("--if-stale", help="Do nothing when the index is up to date.")] = False,
+    ray: Annotated[str | None, typer.Option("--ray", help='On a Ray cluster: auto, local or HOST:PORT '
+                                            '(pip install -e ".[ray]"; one embedding actor per CPU).')] = None,
 ) -> None:
     """Build or refresh the index from the corpus (only new or changed passages are embedded).
 
@@ -114,7 +116,11 @@ def index(
                 typer.echo(f"index in {settings.index_dir}/ is up to date", err=True)
                 return
             typer.echo(f"indexing: {reason}", err=True)
-        report = build(settings, embed.embedder_for(settings), rebuild=rebuild, progress=True)
+        if ray is not None:  # the same build on a Ray cluster (README "Scaling out")
+            from crps_qa.index.ray_build import build_on_ray
+            report = build_on_ray(settings, address=ray, rebuild=rebuild, progress=lambda s: typer.echo(s, err=True))
+        else:
+            report = build(settings, embed.embedder_for(settings), rebuild=rebuild, progress=True)
     except CrpsQaError as exc:
         raise fail(exc) from exc
     for skipped in report.skipped:

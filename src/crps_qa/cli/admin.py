@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -129,6 +130,8 @@ def serve(
     index_dir: IndexOpt = None,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between index checks (0 = off).")] = 5.0,
     threads: Annotated[int, typer.Option("--threads", help="Torch threads per query (0 = default).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each maps the same index).")]
+    = 1,
 ) -> None:
     """Run the HTTP service (JSON API, OpenAPI docs at /docs). It starts without an index and
     picks up every new build of `crps-qa index` without a restart.
@@ -136,23 +139,46 @@ def serve(
     Queries run in parallel in a thread pool, each on --threads torch threads: one per query is
     several times faster than torch's default under concurrent requests (see bench/RESULTS.md).
 
+    With --workers N, N processes share the port; each loads the model and memory-maps the index
+    build, and each picks up a new build on its own (README "Scaling out").
+
     Examples: crps-qa serve
               crps-qa serve --port 8080 --index other-index
+              crps-qa serve --workers 2
     """
     import uvicorn
     from pydantic import ValidationError
 
-    from crps_qa.api import create_app
 
     try:
         settings = _settings(api_host=host, api_port=port, index_dir=index_dir)
     except ValidationError as exc:  # e.g. a port out of range
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(ConfigError(f"Invalid option: {problems}.")) from exc
+    if workers > 1:  # each worker process builds its app with worker_app(), from the same settings
+        os.environ[WORKER_OPTIONS] = json.dumps({"settings": settings.model_dump(mode="json", exclude_unset=True),
+                                                 "poll": poll, "threads": threads})
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, host=settings.api_host,
+                    port=settings.api_port, log_level="info")
+        return
+    uvicorn.run(_app(settings, poll, threads), host=settings.api_host, port=settings.api_port, log_level="info")
+
+
+WORKER_OPTIONS = "CRPS_QA_SERVE_WORKER"  # not a setting: `serve --workers` hands its options to each worker
+
+
+def _app(settings: Settings, poll: float, threads: int):  # noqa: ANN202 - a FastAPI app, imported lazily
+    from crps_qa.api import create_app
+
     logging.getLogger("crps_qa").setLevel(logging.INFO)
     if threads > 0:
         import torch
 
         torch.set_num_threads(threads)
-    application = create_app(settings, poll_seconds=poll or None)
-    uvicorn.run(application, host=settings.api_host, port=settings.api_port, log_level="info")
+    return create_app(settings, poll_seconds=poll or None)
+
+
+def worker_app():  # noqa: ANN201 - a FastAPI app
+    """The app of one `crps-qa serve --workers N` process (uvicorn calls it in each worker)."""
+    options = json.loads(os.environ[WORKER_OPTIONS])
+    return _app(Settings(**options["settings"]), options["poll"], options["threads"])
