@@ -55,6 +55,16 @@ def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 
     sys.exit(f"the server was not ready after {timeout:.0f} s; see {log}")
 
 
+def stop(server: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM the server, then SIGKILL it if it has not exited within ``timeout`` seconds."""
+    os.kill(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+
+
 async def call(client: httpx.AsyncClient, endpoint: str, question: str, k: int, mode: str) -> httpx.Response:
     """One request: GET /search, or POST /ask."""
     if endpoint == "ask":
@@ -156,12 +166,7 @@ def main() -> None:
                 for c in levels
             ]
         finally:
-            os.kill(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(server.pid, signal.SIGKILL)
-                server.wait()
+            stop(server, timeout=30)
 
     print(
         f"{'POST /ask' if options.endpoint == 'ask' else 'GET /search'}, mode {options.mode}, k {options.k}: "

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import ROOT, crps_qa, free_port, load, wait_ready  # noqa: E402
+from bench_http import ROOT, crps_qa, free_port, load, stop, wait_ready  # noqa: E402
 
 
 def memory_mb(pid: int) -> dict[str, float | str]:
@@ -62,12 +61,7 @@ def run(index: Path, workers: int, clients: int, seconds: float, questions: list
                 for endpoint in ("search", "ask")}
         memory = {pid: memory_mb(pid) for pid in server_processes(server.pid)}
     finally:
-        os.kill(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server, timeout=60)
     return {"workers": workers, "rows": rows, "memory": memory}
 
 

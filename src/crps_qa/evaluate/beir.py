@@ -263,13 +263,13 @@ def rank_claims(
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
     """The top 100 documents of every claim under ``mode`` (a ranx run), and seconds per claim.
     ``vectors``: each claim's vector as written, encoded in one batch."""
-    settings, passages = retriever.settings, retriever.data.passages
+    passages = retriever.data.passages
     run, times = {}, []
     for qid, vector in vectors.items():
         started = time.perf_counter()
         query = analyzer.analyze(queries[qid])
         if retriever.needs_vectors(mode):  # the batch's vector is of the claim as written
-            query = analyzer.encode(query, vector=vector, tokens="late" in settings.stages(mode))
+            query = analyzer.encode(query, vector=vector, tokens=retriever.needs_tokens(mode))
         scores = retriever.run(query, mode=mode, n=100)
         times.append(time.perf_counter() - started)
         run[qid] = {passages[r].chunk_id: scores[r] for r in ranked(scores)[:100]} or {"<none>": 0.0}

@@ -113,7 +113,7 @@ def evaluate_retrieval(
         for q in answerable:
             query = analyzer.analyze(q.question)
             if retriever.needs_vectors(mode):
-                query = analyzer.encode(query, joint=False, tokens="late" in retriever.settings.stages(mode))
+                query = analyzer.encode(query, joint=False, tokens=retriever.needs_tokens(mode))
             scores = retriever.run(query, mode=mode, n=depth)
             top = ranked(scores)[:depth]
             # ranx needs a non-empty run per query; a dummy id with a tiny score counts as a miss.

@@ -74,6 +74,10 @@ class Retriever:
         """Whether ``mode`` reads the query's vectors (its dense, sentence or word-by-word stages)."""
         return any(name in ("dense", "sentence", "late") for name in self.settings.stages(mode))
 
+    def needs_tokens(self, mode: str) -> bool:
+        """Whether ``mode`` reads the query's token vectors (its word-by-word stage)."""
+        return "late" in self.settings.stages(mode)
+
     def hit(self, row: int, rank: int, score: float) -> Hit:
         passage = self.data.passages[row]
         return Hit(
