@@ -181,6 +181,7 @@ def test_uncertain_shows_a_plain_notice_and_highlighted_sentences(page, tmp_path
     notice.wait_for()
     assert "Not sure" in notice.inner_text() and "Check the highlighted sentences" in notice.inner_text()
     assert page.locator(".cq-answer").count() == 0  # no bold answer block
+    page.locator(".cq-card mark.cq-cite").first.wait_for()  # the cards render after the notice
     assert page.locator(".cq-card mark.cq-cite").count() >= 1
     assert "Uncertain" in page.locator(".cq-verdict").inner_text()
     assert page.get_by_role("heading", name="Passages to check").count() == 1
