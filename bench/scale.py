@@ -21,10 +21,12 @@ times: ``encode`` (MiniLM's pass alone), ``dense`` (encode + FAISS top 100), ``b
 query vector: the part that grows with the corpus) and ``ask``. Stages that
 ran: dense (flat or HNSW by ``exact_search_below``), BM25, fusion, sentence re-scoring, document
 prior; ask = that search + extractive answer by sentence cosine. The word-by-word stage (token
-vectors) is off at every size here (at 1M its float16 token store would take about 100 GB; the
-compact store is issue 13): its per-query cost does not grow with the corpus (a fixed
-``rescore_depth`` passages), see bench_search.py for it on the real corpus. Above
-``--full-open-max`` passages the speller, document prior and ask are off too (see ``stages``).
+vectors) is off at every size here (synthetic vectors have no word pieces; the product-quantized
+store takes about 1.9 KB a sentence): its per-query cost does not grow with the corpus (a fixed
+``rescore_depth`` passages), see bench_search.py for it on the real corpus. The speller, the
+document prior's BM25 and the answerer's term table are counted at build time (index/tables.py,
+``tables_build_s``) and read on load; ``--full-open-max N`` turns them and ask off above N passages
+(the lean mode of runs made before the tables were stored).
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ def build_stage(size: int, work: Path, synthetic: bool, scifact: Path | None) ->
     from crps_qa.index.lexical import Bm25Index
     from crps_qa.index.manifest import FORMAT_VERSION, current_build
     from crps_qa.index.store import IndexData, SentenceTable, save_index
+    from crps_qa.index.tables import CorpusTables
     from crps_qa.settings import Settings
 
     settings = Settings(index_dir=work / "index", model="all-MiniLM-L6-v2")
@@ -171,6 +174,9 @@ def build_stage(size: int, work: Path, synthetic: bool, scifact: Path | None) ->
     data = IndexData(manifest, documents, texts, passages, vectors, dense, bm25,
                      sentences=SentenceTable(rows, starts, ends, sentence_vectors))
     began = time.perf_counter()
+    data.tables = CorpusTables.build(data)  # what `crps-qa index` stores for the query side (index/tables.py)
+    tables_s = time.perf_counter() - began
+    began = time.perf_counter()
     save_index(data, settings.index_dir)
     save_s = time.perf_counter() - began
     (work / "sentence_vectors.tmp.npy").unlink(missing_ok=True)
@@ -180,7 +186,8 @@ def build_stage(size: int, work: Path, synthetic: bool, scifact: Path | None) ->
         "index_type": report.index_type, "ef_search": report.params.get("ef_search"),
         "nprobe": report.params.get("nprobe"), "nlist": report.params.get("nlist"),
         "manifest_recall_at_10": report.recall_at_10, "synthetic_vectors": synthetic,
-        "build_s": round(embed_s + dense_s + bm25_s + save_s, 1), "embed_s": round(embed_s, 1),
+        "build_s": round(embed_s + dense_s + bm25_s + tables_s + save_s, 1), "embed_s": round(embed_s, 1),
+        "tables_build_s": round(tables_s, 1),
         "dense_build_s": round(dense_s, 1), "bm25_build_s": round(bm25_s, 1), "save_s": round(save_s, 1),
         "text_s": round(text_s, 1), "synthetic_vectors_s": round(vectors_s - embed_s, 1),
         "bytes_per_passage": round(folder_bytes(build) / len(passages)),
@@ -226,7 +233,7 @@ def serve_stage(work: Path, synthetic: bool, queries: list[str], full: bool) -> 
     # (speller, document BM25, answer term statistics) are off, and ask is not timed
     lean = {} if full else {"spelling_correction": False, "doc_weight": 0.0}
     settings = Settings(index_dir=work / "index", model="all-MiniLM-L6-v2", match_weight=0.0, **lean)
-    model = load_embedder(settings.model)
+    model = load_embedder(settings.model, threads=1)  # the default int8 ONNX encoder, one thread a query
     model_rss = rss_mb()
     began, cpu = time.perf_counter(), time.process_time()
     data = load_index(settings.index_dir, model=settings.model, dimension=DIMENSION)
@@ -308,7 +315,7 @@ def main() -> None:
     parser.add_argument("--scifact", type=Path, default=Path("/work/shared/bench/scifact"), help="BEIR SciFact folder")
     parser.add_argument("--work", type=Path, default=Path("/tmp/crps-qa-scale"), help="where indexes are built")
     parser.add_argument("--keep", action="store_true", help="keep each size's index folder")
-    parser.add_argument("--full-open-max", type=int, default=100_000,
+    parser.add_argument("--full-open-max", type=int, default=10**9,
                         help="above this many passages serve lean: no speller, document prior or ask (their "
                              "tables are built from every text at open: minutes per 100k passages)")
     parser.add_argument("--stage", choices=["build", "serve"], help=argparse.SUPPRESS)

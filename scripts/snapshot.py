@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SETS = sorted(p for p in (REPO / "eval").glob("*.jsonl"))
+SETS = sorted(p for p in (REPO / "eval").glob("*.jsonl")  # question sets (not eval/confidence_features.jsonl)
+              if '"question"' in p.read_text(encoding="utf-8").partition("\n")[0])
 MODES = ("hybrid", "dense", "bm25")
 
 

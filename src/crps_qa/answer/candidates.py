@@ -7,6 +7,7 @@ sentences are chosen among them (see :mod:`crps_qa.answer.answerer` for what the
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -145,13 +146,20 @@ def shares_sentence(a: Scored, b: Scored) -> bool:
     return a.doc_id == b.doc_id and a.char_start < b.char_end and b.char_start < a.char_end
 
 
+@functools.lru_cache(maxsize=4096)
+def token_set(quote: str) -> frozenset[str]:
+    """The BM25 tokens of a candidate's text (memoized: ``select`` compares each candidate with every
+    one taken, and the same sentences come back for related questions)."""
+    return frozenset(tokenize(quote))
+
+
 def near_duplicate(a: Scored, b: Scored) -> bool:
     """True when two candidates say the same: a sentence of one is word for word a sentence of the
     other (papers repeat a result in the abstract, the text and a figure legend), most terms are
     shared, or the embeddings are nearly the same."""
     if float(a.vector @ b.vector) >= DUPLICATE_COSINE or sentence_texts(a) & sentence_texts(b):
         return True
-    ta, tb = set(tokenize(a.quote)), set(tokenize(b.quote))
+    ta, tb = token_set(a.quote), token_set(b.quote)
     if not ta or not tb:
         return a.quote.strip() == b.quote.strip()
     return len(ta & tb) / len(ta | tb) >= DUPLICATE_JACCARD

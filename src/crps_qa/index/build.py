@@ -36,6 +36,7 @@ from crps_qa.index.store import (
     save_index,
     vector_key,
 )
+from crps_qa.index.tables import CorpusTables
 from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.ingest.catalog import load_catalog
@@ -261,6 +262,9 @@ def build(
             stage, parts, data, embedder, settings, previous_tokens, previous_keys, on_batch=on_batch
         )
         data.manifest["token_keys"] = token_keys
+        # the query side's corpus statistics, counted now rather than whenever a pipeline opens
+        data.tables = CorpusTables.build(
+            data, word_pieces=embedder.word_pieces if isinstance(embedder, TokenEncoder) else None)
         build_dir = save_index(data, settings.index_dir)
         stage.remove()
     for file in skipped:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,9 @@ import numpy as np
 import Stemmer
 
 from crps_qa.vocab import STOP_WORDS
+
+# bm25s sets its own logger to DEBUG on import, so every build printed "Building index from tokens"
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # "S-ketamine" → s, ketamine; "25mg/hr" → 25, mg, hr (so it matches "25 mg/hr"); "T0" stays t0;
 # "0.5" stays whole. Lone letters other than digits are noise and dropped below.

@@ -15,6 +15,8 @@ Layout (``index_dir``)::
                      /token_codes.npy           ... product-quantized, one row per word piece (index/tokens.py;
                      /token_codebook.npy            token_vectors.npy, float16, for a small corpus; optional)
                      /bm25/                     bm25s files
+                     /tables/                   corpus statistics for the query side (index/tables.py):
+                                                word counts, vocabulary, term DFs, the documents' BM25
 
 A build is written to a fresh folder and only then made ``current``, so a crash or Ctrl-C
 mid-build leaves the previous index loadable. Vectors of passages whose text did not change are
@@ -44,6 +46,7 @@ from crps_qa.errors import REBUILD_HINT, IndexCorruptError
 from crps_qa.index.ann import build_dense, read_dense, read_vectors, write_dense
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import CURRENT, check_compatible, current_build, read_manifest
+from crps_qa.index.tables import CorpusTables
 from crps_qa.index.tokens import TokenTable
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
 
@@ -104,6 +107,7 @@ class IndexData:
     path: Path | None = None
     sentences: SentenceTable | None = field(default=None, repr=False)  # None: no sentence re-scoring
     tokens: TokenTable | None = field(default=None, repr=False)  # None: token vectors encoded on first use
+    tables: CorpusTables | None = field(default=None, repr=False)  # None: counted when a pipeline opens
 
     @property
     def build_id(self) -> str:
@@ -182,6 +186,7 @@ def save_index(data: IndexData, index_dir: Path) -> Path:
             data.sentences.save(tmp / "sentences.npz")
         if data.tokens is not None:
             data.tokens.save(tmp)
+        (data.tables or CorpusTables.build(data)).save(tmp / "tables")
         (tmp / "expansions.json").write_text(json.dumps(data.expansions, ensure_ascii=False), encoding="utf-8")
         # The manifest goes last: a folder without one is never a complete build.
         (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2), encoding="utf-8")
@@ -240,6 +245,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
         sentences = SentenceTable.load(build / "sentences.npz")
         tokens = TokenTable.load(build)
+        tables = CorpusTables.load(build / "tables")
     except Exception as exc:  # noqa: BLE001 - any unreadable part means the same thing
         raise IndexCorruptError(
             f"The index in {build} is damaged ({type(exc).__name__}: {exc}). "
@@ -269,6 +275,6 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     documents = {doc_id: DocumentInfo.from_dict(d["info"]) for doc_id, d in docs.items()}
     return IndexData(
         manifest, documents, texts, passages, vectors, dense, bm25, expansions, path=build, sentences=sentences,
-        tokens=tokens,
+        tokens=tokens, tables=tables,
     )
 

@@ -85,8 +85,8 @@ class QueryExpander:
         # compiled once: the indexer expands every sentence, and hundreds of abbreviations would
         # overflow re's cache of compiled patterns if each call compiled its own
         self._compiled = [
-            (re.compile(rf"(?<![\w-]){re.escape(short)}(?![\w-])", re.IGNORECASE), f" {_squash(long_form)} ",
-             short, long_form)
+            (short.lower(), re.compile(rf"(?<![\w-]){re.escape(short)}(?![\w-])", re.IGNORECASE),
+             f" {_squash(long_form)} ", short, long_form)
             for short, long_form in pairs
         ]
 
@@ -97,8 +97,10 @@ class QueryExpander:
     def expand(self, query: str) -> str:
         extra: list[str] = []
         lowered = f" {_squash(query)} "
-        for pattern, squashed_long, short, long_form in self._compiled:
-            has_short = pattern.search(query) is not None
+        folded = query.lower()
+        for short_lower, pattern, squashed_long, short, long_form in self._compiled:
+            # the substring test first: most texts hold few of the corpus's abbreviations
+            has_short = short_lower in folded and pattern.search(query) is not None
             has_long = squashed_long in lowered
             if has_short and not has_long:
                 extra.append(long_form)

@@ -14,6 +14,7 @@ nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field, replace
@@ -21,19 +22,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from crps_qa.index.embed import Embedder, TokenEncoder, TokenVectors
-from crps_qa.index.lexical import tokenize
 from crps_qa.index.store import IndexData
+from crps_qa.index.tables import terms
 from crps_qa.ingest.abbrev import QueryExpander
 from crps_qa.query.coverage import Coverage
 from crps_qa.query.spelling import Speller
 from crps_qa.settings import Settings
 from crps_qa.types import Correction
-from crps_qa.vocab import QUESTION_WORDS, idf_table
+from crps_qa.vocab import QUESTION_WORDS, idf_from_df, idf_table
 
-# "four categories" matches "4 categories"
-NUMBER_WORDS = {w: str(n) for n, w in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-))}
+TERMS_CACHE = 50_000  # texts whose terms are kept (a few hundred bytes each)
 _WORDS = re.compile(r"[\w-]+")
 
 
@@ -64,11 +62,17 @@ class QueryAnalyzer:
         self.data = data
         self.embedder = embedder
         self.expander = QueryExpander(dict(data.expansions) if settings.query_expansion else {})
-        self.speller = (Speller.build((t.text for t in data.texts.values()), data.expansions)
-                        if settings.spelling_correction else None)
+        tables = data.tables  # counted at index time (None: an index built before they were stored)
+        self.speller = None
+        if settings.spelling_correction:
+            self.speller = (Speller.from_counts(tables.words) if tables is not None
+                            else Speller.build((t.text for t in data.texts.values()), data.expansions))
         self._coverage: Coverage | None = None
         self._idf: tuple[dict[str, float], float] | None = None  # term IDF over passages, built on first ask
         self._lock = threading.Lock()
+        # the answerer asks for the terms of each candidate sentence twice per question, and the
+        # same sentences come back for related questions: memoized (lru_cache is thread-safe)
+        self._terms = functools.lru_cache(maxsize=TERMS_CACHE)(lambda text: tuple(terms(text, self.expander)))
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, question: str, *, correct: bool = True, answer: bool = False) -> Query:
@@ -109,7 +113,7 @@ class QueryAnalyzer:
     # ------------------------------------------------------------------ terms
     def terms(self, text: str) -> list[str]:
         """BM25 terms of ``text`` expanded with the corpus's abbreviations, number words as digits."""
-        return [NUMBER_WORDS.get(t, t) for t in tokenize(self.expander.expand(text))]
+        return list(self._terms(text))
 
     def question_terms(self, question: str) -> set[str]:
         """The terms of the question's content words (question words such as "how" left out)."""
@@ -119,7 +123,11 @@ class QueryAnalyzer:
         """IDF of every term over the passages, and of a term no passage has (built on first use)."""
         with self._lock:
             if self._idf is None:
-                self._idf = idf_table(self.terms(p.text) for p in self.data.passages)
+                tables = self.data.tables
+                if tables is not None and QueryExpander(dict(tables.expansions)).pairs == self.expander.pairs:
+                    self._idf = idf_from_df(tables.term_df, tables.passages)  # the same terms, counted at build
+                else:
+                    self._idf = idf_table(self.terms(p.text) for p in self.data.passages)
             return self._idf
 
     def weight(self, term: str) -> float:
@@ -130,5 +138,7 @@ class QueryAnalyzer:
         """The corpus's vocabulary, for the question words no paper uses (built on first use)."""
         with self._lock:
             if self._coverage is None:
-                self._coverage = Coverage.build((t.text for t in self.data.texts.values()), self.data.expansions)
+                tables = self.data.tables
+                self._coverage = (Coverage.from_words(tables.vocabulary) if tables is not None else
+                                  Coverage.build((t.text for t in self.data.texts.values()), self.data.expansions))
             return self._coverage

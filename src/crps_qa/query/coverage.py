@@ -21,7 +21,6 @@ user may use where the papers spell the thing out ("SCS" for "spinal cord stimul
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from rapidfuzz.distance import Levenshtein
 from wordfreq import zipf_frequency
 
 from crps_qa.index.lexical import tokenize
+from crps_qa.index.tables import VOCABULARY_WORD, vocabulary
 from crps_qa.vocab import IGNORED
 
 SPECIFIC_ZIPF = 3.0  # rarer than this in general English = a technical or specific word
@@ -38,7 +38,7 @@ NEAR_MIN_LETTERS = 6  # ... for words at least this long
 MAX_ENDING = 3  # "common" + "est"
 PREFIXES = ("over", "hyper", "hypo", "under", "non", "anti", "pre", "post", "re", "un", "in", "dis", "sub",
             "super", "intra", "inter")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+_WORD = VOCABULARY_WORD
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,13 @@ class Coverage:
     def build(cls, texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> Coverage:
         """From the documents' texts, plus both sides of the corpus's abbreviations and variants
         (so "esketamine" is used when the corpus says "S-ketamine")."""
-        words: set[str] = set()
-        for text in texts:
-            words.update(w.lower() for w in _WORD.findall(text))
-        for short, long in expansions:
-            words.update(w.lower() for w in _WORD.findall(f"{short} {long}"))
-        parts = {p for w in words for p in w.split("-") if p}
-        words |= parts
-        return cls(frozenset(words), frozenset(tokenize(" ".join(sorted(words)))))
+        return cls.from_words(vocabulary(texts, expansions))
+
+    @classmethod
+    def from_words(cls, words: Iterable[str]) -> Coverage:
+        """From the corpus's vocabulary (:func:`crps_qa.index.tables.vocabulary`, stored at index time)."""
+        words = frozenset(words)
+        return cls(words, frozenset(tokenize(" ".join(sorted(words)))))
 
     def missing(self, question: str) -> tuple[str, ...]:
         """The question's specific words (rare in English) that the corpus never uses, in order."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -51,6 +51,7 @@ from rapidfuzz.distance import OSA
 from wordfreq import top_n_list, zipf_frequency
 
 from crps_qa.index.lexical import tokenize
+from crps_qa.index.tables import speller_counts
 from crps_qa.types import Correction
 from crps_qa.vocab import IGNORED
 
@@ -61,7 +62,6 @@ RARE_GAP = 2.5  # in between, only a word this much more common replaces it ("re
 LONG_WORD = 8  # words this long may be two edits off, shorter ones one
 ENGLISH_WORDS = 50_000  # the most common English words (wordfreq) are candidates too (down to Zipf ~2.6)
 CORPUS_BONUS = 0.5  # Zipf points a corpus word gains over an English word at the same distance
-_WORD = re.compile(r"[A-Za-z]+")
 _TYPED = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")  # a contraction ("weren't") is one word, never corrected;
 # a possessive's word is ("ketanine's" → "ketamine's")
 
@@ -79,18 +79,18 @@ class Speller:
     @classmethod
     def build(cls, texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> Speller:
         """From the documents' texts, plus both sides of the corpus's abbreviations and variants."""
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(w.lower() for w in _WORD.findall(text))
-        for short, long in expansions:
-            counts.update(w.lower() for w in _WORD.findall(f"{short} {long}"))
+        return cls.from_counts(speller_counts(texts, expansions))
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int]) -> Speller:
+        """From the corpus's word counts (:func:`crps_qa.index.tables.speller_counts`, stored at index time)."""
         zipf = dict(english())
         zipf.update({w: zipf_frequency(w, "en") + CORPUS_BONUS for w in counts if len(w) >= MIN_LETTERS})
         by_initial: dict[tuple[str, int], list[str]] = {}
         for word in zipf:
             by_initial.setdefault((word[0], len(word)), []).append(word)
         variants: dict[str, str] = {}
-        for word, _ in counts.most_common():
+        for word, _ in Counter(counts).most_common():
             variants.setdefault(variant_key(word), word)
         return cls(dict(counts), frozenset(tokenize(" ".join(counts))),
                    {letter: tuple(words) for letter, words in by_initial.items()}, zipf, variants)

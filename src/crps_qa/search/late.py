@@ -39,7 +39,7 @@ from crps_qa.index.match_text import match_text
 from crps_qa.index.store import IndexData
 from crps_qa.ingest.abbrev import QueryExpander
 from crps_qa.ingest.chunk import split_sentences
-from crps_qa.vocab import IGNORED, idf_table
+from crps_qa.vocab import IGNORED, idf_from_df, idf_table
 
 TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
 TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)
@@ -54,7 +54,11 @@ class WordMatcher:
         self.data = data
         self.encoder = encoder
         self.expander = expander or QueryExpander({})
-        self._idf, self._unseen_idf = idf_table(encoder.word_pieces([p.text for p in data.passages]))
+        tables = data.tables  # word-piece counts made at index time by the same tokenizer (None: older index)
+        if tables is not None and tables.piece_df is not None:
+            self._idf, self._unseen_idf = idf_from_df(tables.piece_df, tables.passages)
+        else:
+            self._idf, self._unseen_idf = idf_table(encoder.word_pieces([p.text for p in data.passages]))
         # documents indexed without their cleaned text (BEIR): one passage each, from offset 0
         self._passage_text = {
             p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start

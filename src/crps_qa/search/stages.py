@@ -22,6 +22,7 @@ import numpy as np
 from crps_qa.index import ann
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.store import IndexData
+from crps_qa.index.tables import document_order
 from crps_qa.query.analyzer import Query
 from crps_qa.search.fusion import Run as Scores
 from crps_qa.search.fusion import convex, minmax, ranked, rrf
@@ -157,8 +158,11 @@ class DocumentPrior:
 
     def __init__(self, data: IndexData, weight: float) -> None:
         self.weight = weight
-        order = [doc_id for doc_id in data.documents if doc_id in data.texts]
-        self._bm25 = Bm25Index.build([data.texts[d].text for d in order]) if weight > 0 and len(order) > 1 else None
+        tables = data.tables  # the documents' BM25, built at index time (None: an older index)
+        order = list(tables.documents) if tables is not None else document_order(data)
+        self._bm25 = None
+        if weight > 0 and len(order) > 1:
+            self._bm25 = tables.doc_bm25 if tables is not None else Bm25Index.build([data.texts[d].text for d in order])
         position = {doc_id: i for i, doc_id in enumerate(order)}
         self._doc_of_row = np.asarray(
             [position.get(p.doc_id, -1) for p in data.passages] if self._bm25 is not None else [], dtype=np.int64
