@@ -301,9 +301,7 @@ def documents(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
         data = load_index(_settings(index_dir=index_dir).index_dir)
     except CrpsQaError as exc:
         raise fail(exc) from exc
-    counts: dict[str, int] = {}
-    for passage in data.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    counts = data.passage_counts()
     for doc_id, info in data.documents.items():
         if as_json:
             typer.echo(json.dumps({**info.to_dict(), "passages": counts.get(doc_id, 0)}, ensure_ascii=False))

@@ -6,6 +6,8 @@ Layout (``index_dir``)::
     builds/<build id>/manifest.json             format, model, dimension, chunking, hashes, counts
                      /documents.json            metadata + cleaned text + pages + sections
                      /passages.jsonl            one Passage per line; line i is vector row i
+                     /passage_lines.npy         ... where each line starts, and each passage's document
+                     /passage_docs.npy              (index/passages.py: passages are read on demand)
                      /dense.faiss               unit vectors (inner product = cosine): IndexFlatIP, or HNSW/IVF
                                                 above a size (index/ann.py; manifest "dense" says which)
                      /vectors.npy               the passage vectors again, memory-mapped on load
@@ -32,7 +34,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -41,11 +43,13 @@ from typing import Any
 
 import faiss
 import numpy as np
+import orjson
 
 from crps_qa.errors import REBUILD_HINT, IndexCorruptError
 from crps_qa.index.ann import build_dense, read_dense, read_vectors, write_dense
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import CURRENT, check_compatible, current_build, read_manifest
+from crps_qa.index.passages import ChunkRows, PassageTable, RowSlices, doc_codes, read_passages, write_passages
 from crps_qa.index.tables import CorpusTables
 from crps_qa.index.tokens import TokenTable
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, Section
@@ -99,7 +103,7 @@ class IndexData:
     manifest: dict[str, Any]
     documents: dict[str, DocumentInfo]
     texts: dict[str, CleanDocument]
-    passages: list[Passage]
+    passages: Sequence[Passage]  # a list, or a PassageTable read on demand (index/passages.py)
     vectors: np.ndarray
     dense: faiss.Index = field(repr=False)
     bm25: Bm25Index = field(repr=False)
@@ -114,21 +118,38 @@ class IndexData:
         return str(self.manifest["build_id"])
 
     @cached_property
-    def row_of(self) -> dict[str, int]:
-        """Passage row of each chunk id (built on first use; the passages of a build never change)."""
-        return {passage.chunk_id: row for row, passage in enumerate(self.passages)}
+    def row_of(self) -> Mapping[str, int]:
+        """Passage row of each chunk id (the passages of a build never change)."""
+        return ChunkRows(self.passages, self.rows_of_doc)
 
     @cached_property
-    def sentence_ids(self) -> list[np.ndarray]:
+    def doc_codes(self) -> np.ndarray:
+        """Position in ``documents`` of each passage's document (-1: none), without parsing passages."""
+        return doc_codes(self.passages, list(self.documents))
+
+    @cached_property
+    def rows_of_doc(self) -> dict[str, np.ndarray]:
+        """The passage rows of each document, in order."""
+        codes = self.doc_codes
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(self.documents) + 1))
+        rows = {d: order[bounds[i] : bounds[i + 1]].astype(np.int64) for i, d in enumerate(self.documents)}
+        for row in np.flatnonzero(codes < 0):  # a passage of a document with no record (not from a build)
+            doc_id = self.passages[int(row)].doc_id
+            rows[doc_id] = np.append(rows.get(doc_id, np.zeros(0, np.int64)), row)
+        return rows
+
+    @cached_property
+    def sentence_ids(self) -> RowSlices:
         """For each passage row, the ids of its sentences in ``sentences``, in text order (empty when
         the index has no sentence table)."""
-        empty = np.zeros(0, dtype=np.int64)
-        table = self.sentences
-        if table is None or not len(table):
-            return [empty] * len(self.passages)
-        order = np.argsort(table.rows, kind="stable")
-        bounds = np.searchsorted(table.rows[order], np.arange(len(self.passages) + 1))
-        return [order[bounds[r] : bounds[r + 1]] for r in range(len(self.passages))]
+        rows = self.sentences.rows if self.sentences is not None else np.zeros(0, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        return RowSlices(order, np.searchsorted(rows[order], np.arange(len(self.passages) + 1)))
+
+    def passage_counts(self) -> dict[str, int]:
+        """How many passages each document has."""
+        return {doc_id: len(rows) for doc_id, rows in self.rows_of_doc.items()}
 
 
 def vector_key(model: str, text: str) -> str:
@@ -169,9 +190,7 @@ def save_index(data: IndexData, index_dir: Path) -> Path:
         write_dense(data.dense, tmp / "dense.faiss")
         np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))  # scale: mmap on load
         data.bm25.save(tmp / "bm25")
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as out:
-            for passage in data.passages:
-                out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        write_passages(data.passages, list(data.documents), tmp)
         docs = {
             doc_id: {
                 "info": info.to_dict(),
@@ -238,9 +257,8 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     try:
         dense = read_dense(build / "dense.faiss")  # scale (issue 14): memory-mapped
         vectors = read_vectors(build / "vectors.npy", dense)
-        docs = json.loads((build / "documents.json").read_text(encoding="utf-8"))
-        with open(build / "passages.jsonl", encoding="utf-8") as lines:
-            passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
+        docs = orjson.loads((build / "documents.json").read_bytes())
+        passages = PassageTable.open(build, list(docs)) or read_passages(build)  # read on demand / all now
         bm25 = Bm25Index.load(build / "bm25", size=len(passages))
         expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
         sentences = SentenceTable.load(build / "sentences.npz")

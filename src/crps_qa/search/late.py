@@ -61,7 +61,8 @@ class WordMatcher:
             self._idf, self._unseen_idf = idf_table(encoder.word_pieces([p.text for p in data.passages]))
         # documents indexed without their cleaned text (BEIR): one passage each, from offset 0
         self._passage_text = {
-            p.doc_id: p.text for p in data.passages if p.doc_id not in data.texts and not p.char_start
+            p.doc_id: p.text for doc_id, rows in data.rows_of_doc.items() if doc_id not in data.texts
+            for p in (data.passages[int(row)] for row in rows) if not p.char_start
         }
         # the index's token vectors are of sentences expanded with the index's own abbreviations:
         # usable only when this matcher expands the same way (the query_expansion setting is on)

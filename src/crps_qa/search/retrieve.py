@@ -38,10 +38,7 @@ class Retriever:
         those of ``data``, none when the query_expansion setting is off)."""
         self.data = data
         self.settings = settings
-        rows_by_doc: dict[str, list[int]] = {}
-        for row, passage in enumerate(data.passages):
-            rows_by_doc.setdefault(passage.doc_id, []).append(row)
-        self._rows_by_doc = {d: np.asarray(r, dtype=np.int64) for d, r in rows_by_doc.items()}
+        self._rows_by_doc = data.rows_of_doc  # from the passages' document codes (no passage parsed)
         # word-by-word matching (re-scoring here, sentence choice in answers); None without token vectors
         if expander is None:
             expander = QueryExpander(dict(data.expansions) if settings.query_expansion else {})

@@ -163,10 +163,11 @@ class DocumentPrior:
         self._bm25 = None
         if weight > 0 and len(order) > 1:
             self._bm25 = tables.doc_bm25 if tables is not None else Bm25Index.build([data.texts[d].text for d in order])
-        position = {doc_id: i for i, doc_id in enumerate(order)}
-        self._doc_of_row = np.asarray(
-            [position.get(p.doc_id, -1) for p in data.passages] if self._bm25 is not None else [], dtype=np.int64
-        )
+        self._doc_of_row = np.zeros(0, dtype=np.int64)
+        if self._bm25 is not None:  # each passage's document as a row of the documents' BM25 (-1: none)
+            position = {doc_id: i for i, doc_id in enumerate(order)}
+            to_order = np.asarray([position.get(d, -1) for d in data.documents] + [-1], dtype=np.int64)
+            self._doc_of_row = to_order[data.doc_codes]  # code -1 (no record) picks the trailing -1
 
     def __call__(self, query: Query, run: Run) -> Run:
         scores = run.current

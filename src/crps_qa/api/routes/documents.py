@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,15 +17,15 @@ router = APIRouter(tags=["documents"])
 NOT_READY = {503: {"model": ErrorOut, "description": "No index loaded."}}
 
 
-def _record(data: IndexData, doc_id: str, counts: Counter[str]) -> dict[str, Any]:
-    return {**data.documents[doc_id].to_dict(), "passages": counts[doc_id]}
+def _record(data: IndexData, doc_id: str, counts: Mapping[str, int]) -> dict[str, Any]:
+    return {**data.documents[doc_id].to_dict(), "passages": counts.get(doc_id, 0)}
 
 
 @router.get("/documents", response_model=DocumentsOut, responses=NOT_READY)
 def list_documents(pipeline: PipelineDep) -> dict[str, Any]:
     """Every indexed document: id, title, authors, year, venue, study type and passage count."""
     data = pipeline.data  # one snapshot: a reload may swap the index mid-request
-    counts = Counter(p.doc_id for p in data.passages)
+    counts = data.passage_counts()
     return {"documents": [_record(data, doc_id, counts) for doc_id in data.documents]}
 
 
@@ -46,7 +46,7 @@ def get_document(
         raise NotFoundError(f"Unknown document id {doc_id!r}. List the documents with GET /documents.")
     clean = data.texts[doc_id]
     return {
-        **_record(data, doc_id, Counter(p.doc_id for p in data.passages)),
+        **_record(data, doc_id, data.passage_counts()),
         "chars": len(clean.text),
         "pages": len(clean.page_starts) or None,
         "sections": [{"title": s.title, "char_start": s.start} for s in clean.sections],
