@@ -225,3 +225,12 @@ def test_a_design_the_paper_only_cites_is_not_its_own() -> None:
             "Case Report: We present the case of a 41-year-old man with CRPS of the right hand.")
     facets = extract_facets(CleanDocument("made-up", text))
     assert (facets.design.value, facets.n.value) == ("case report", 1)
+
+
+def test_a_window_whose_only_amounts_are_titration_steps_has_no_dose() -> None:
+    # found by indexing 100,000 passages of recombined text: a build used to stop here with
+    # "catalog.json: max() arg is an empty sequence"
+    text = "Ketamine was given intravenously in the morning and late afternoon with steps of 1–2 mg/h for 5 days."
+    facets = extract_facets(CleanDocument("made-up", text))
+    assert facets.intervention is not None
+    assert facets.intervention.value == {"drug": "ketamine", "route": "intravenous", "duration": "5 days"}

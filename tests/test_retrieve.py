@@ -215,6 +215,25 @@ def test_word_matching_lifts_the_passage_whose_sentence_covers_the_question(tmp_
     assert pipeline.search(question, k=2)[0].doc_id == "knee"
 
 
+def test_a_second_match_of_one_question_computes_only_the_new_sentences(tmp_path, fake_embedder, monkeypatch):
+    pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=3.0)
+    matcher = pipeline.retriever.matcher
+    asked: list[list] = []
+    read = matcher.token_vectors
+    monkeypatch.setattr(matcher, "token_vectors", lambda keys: asked.append(list(keys)) or read(keys))
+    question = "knee examined every week"
+    first = matcher.passage_match(question, [knee])
+    both = matcher.passage_match(question, [ketamine, knee])
+    assert both[1] == first[0]  # the remembered match is the same number
+    assert asked == [matcher_keys(matcher, knee), matcher_keys(matcher, ketamine)]  # the knee's not read again
+    matcher.passage_match("ketamine week", [knee])
+    assert asked[-1] == matcher_keys(matcher, knee)  # another question: computed afresh
+
+
+def matcher_keys(matcher, row):  # noqa: ANN001, ANN201 - a WordMatcher; its sentence keys of passage row
+    return [(matcher.data.passages[row].doc_id, a, b) for a, b in matcher.sentence_spans(row)]
+
+
 def test_word_matching_is_off_at_weight_zero_and_leaves_passages_past_the_depth_below(tmp_path, fake_embedder):
     pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=0.0)
     question, scores = _query("knee examined every week"), {ketamine: 2.0, knee: 1.0}

@@ -160,9 +160,10 @@ _AMOUNT = r"\d+(?:\.\d+)?(?:\s*[–-]\s*\d+(?:\.\d+)?)?"  # "14", "0.5", "20–2
 _DOSE = rf"((?:{_AMOUNT}(?:,\s*(?:and\s+)?|\s+and\s+|\s+to\s+))*{_AMOUNT}|one)\s*{_DOSE_UNIT}"
 
 
-def _dose(text: str) -> str:
+def _dose(text: str) -> str | None:
     """All doses of the most frequent unit stated in ``text``, as "low–high unit"; a single dose
-    stated as a maximum ("Maximum dose was 14 mg/h") as "up to 14 mg/h"."""
+    stated as a maximum ("Maximum dose was 14 mg/h") as "up to 14 mg/h"; None when every amount
+    is a titration step ("with steps of 1–2 mg/h")."""
     by_unit: dict[str, list[float]] = {}
     ceilings: set[float] = set()
     for m in re.finditer(_DOSE, text):
@@ -173,6 +174,8 @@ def _dose(text: str) -> str:
         by_unit.setdefault(m[2], []).extend(numbers)
         if re.search(r"\b(?:maximum|max\.?|highest)(?: dose| rate)? (?:was|of)\s*$", before, re.I):
             ceilings.update(numbers)
+    if not by_unit:
+        return None
     unit, values = max(by_unit.items(), key=lambda kv: len(kv[1]))
     low, high = min(values), max(values)
     if low == high:
@@ -200,6 +203,8 @@ def _window_facet(doc: CleanDocument, rules: dict[str, list[Rule]]) -> Facet | N
     value, start, end = found
     if "dose" in value:
         value["dose"] = _dose(doc.text[start:end])
+        if value["dose"] is None:
+            del value["dose"]
     return Facet({name: value[name] for name in rules if name in value}, start, end)
 
 

@@ -42,6 +42,7 @@ from crps_qa.ingest.chunk import split_sentences
 from crps_qa.vocab import IGNORED, idf_from_df, idf_table
 
 TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
+QUESTION_MEMO = 8  # questions whose per-sentence matches are remembered (see WordMatcher._best)
 TITLE_WEIGHT = 0.9  # a question word matched by the paper's title line counts this much (eval/TUNING.md)
 
 Unit = tuple[str, Sequence[tuple[int, int]]]  # a document id and the spans of one or more sentences
@@ -71,6 +72,7 @@ class WordMatcher:
         self.stored = stored if same else None
         self._cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
         self._titles: dict[str, TokenVectors] = {}
+        self._memo: OrderedDict[bytes, dict[tuple[str, int, int], np.ndarray]] = OrderedDict()  # see _best
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ scores
@@ -93,7 +95,7 @@ class WordMatcher:
         weights /= weights.sum()
         q = asked.vectors[keep]
         keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
-        best = dict(zip(keys, best_cosines_of_many(q, self.token_vectors(keys)), strict=True))
+        best = self._best(q, keys)
         titles = self.title_vectors(sorted({doc_id for doc_id, _ in units}))
         by_title = {doc_id: TITLE_WEIGHT * best_cosines(q, tv) for doc_id, tv in titles.items()}
         out: list[float | None] = []
@@ -101,6 +103,23 @@ class WordMatcher:
             per_piece = np.max([best[(doc_id, a, b)] for a, b in spans] + [by_title[doc_id]], axis=0)
             out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
         return out
+
+    def _best(self, q: np.ndarray, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], np.ndarray]:
+        """Each sentence's best cosine per question piece. Remembered for the last few questions:
+        an ask matches the question twice (re-scoring the passages, then choosing the sentences)
+        over mostly the same sentences, and only the new ones are computed the second time."""
+        question = q.tobytes()
+        with self._lock:
+            memo = self._memo.pop(question, {})
+            self._memo[question] = memo  # most recent last
+            while len(self._memo) > QUESTION_MEMO:
+                self._memo.popitem(last=False)
+            need = [key for key in keys if key not in memo]
+        if need:
+            computed = dict(zip(need, best_cosines_of_many(q, self.token_vectors(need)), strict=True))
+            with self._lock:
+                memo.update(computed)
+        return {key: memo[key] for key in keys}
 
     def passage_match(self, question: str, rows: Sequence[int], question_tokens: TokenVectors | None = None
                       ) -> list[float] | None:
