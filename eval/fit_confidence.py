@@ -9,6 +9,11 @@ others, its thresholds chosen on those others' own leave-one-set-out estimates, 
 set is scored. eval/questions.jsonl and eval/typos.jsonl ask the same questions (typos added), so
 one is never in the training data when the other is held out. The committed model is fitted on all
 five sets, with thresholds chosen on the pooled leave-one-set-out estimates.
+
+Questions are asked with the second opinion (all-mpnet-base-v2, when installed) switched on, so the
+feature cache holds its features too; three feature sets are compared each set held out in turn:
+FEATURES (written to confidence.json), FEATURES with the specific-term features (TRIED, not kept)
+and FEATURES with the second opinion's (written to confidence-mpnet.json).
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from crps_qa.answer.verdict import ANSWERED, COEFFICIENTS, FEATURES, Confidence
+from crps_qa.answer.verdict import (
+    ANSWERED,
+    COEFFICIENTS,
+    COEFFICIENTS_SECOND,
+    FEATURES,
+    SECOND_FEATURES,
+    TRIED,
+    Confidence,
+)
 from crps_qa.evaluate.calibration import (
     VERDICT_METRICS,
     Record,
@@ -43,6 +56,8 @@ PRECISION_TARGET = 0.86  # answered precision asked of the training estimates (0
 MIN_ANSWERED = 10  # a threshold must keep at least this many training answers (no precision of 1 out of 1)
 NOT_FOUND_BUDGET = 0.08  # answerable questions allowed not_found on the training estimates (0.10 required)
 C = 0.3  # inverse L2 strength of the logistic regression (pooled leave-one-set-out AUROC flat from 0.1 to 3)
+VARIANTS = {"without mpnet": FEATURES, "with specific-term features (tried)": FEATURES + TRIED,
+            "with mpnet": FEATURES + SECOND_FEATURES}
 
 
 def choose_thresholds(records: list[Record], p: np.ndarray, *, floor: float) -> tuple[float, float]:
@@ -73,22 +88,24 @@ def training_sets(held: str, names: list[str]) -> list[str]:
     return [n for n in names if n != held and n != TWINS.get(held)]
 
 
-def out_of_fold(by_set: dict[str, list[Record]], names: list[str]) -> tuple[list[Record], np.ndarray]:
+def out_of_fold(by_set: dict[str, list[Record]], names: list[str],
+                features: tuple[str, ...] = FEATURES) -> tuple[list[Record], np.ndarray]:
     """Leave-one-set-out estimates for every record of ``names``."""
     records, p = [], []
     for held in names:
         train = [r for n in training_sets(held, names) for r in by_set[n]]
-        model = fit(train, c=C)
+        model = fit(train, c=C, names=features)
         records += by_set[held]
         p += estimates(model, by_set[held]).tolist()
     return records, np.array(p)
 
 
-def fit_for(by_set: dict[str, list[Record]], names: list[str], *, floor: float) -> Confidence:
+def fit_for(by_set: dict[str, list[Record]], names: list[str], *, floor: float,
+            features: tuple[str, ...] = FEATURES) -> Confidence:
     """A model fitted on ``names`` with thresholds chosen on their leave-one-set-out estimates."""
-    records, p = out_of_fold(by_set, names)
+    records, p = out_of_fold(by_set, names, features)
     answer_t, uncertain_t = choose_thresholds(records, p, floor=floor)
-    model = fit([r for n in names for r in by_set[n]], c=C)
+    model = fit([r for n in names for r in by_set[n]], c=C, names=features)
     return Confidence(model.features, model.means, model.scales, model.weights, model.intercept, answer_t, uncertain_t)
 
 
@@ -112,6 +129,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=Path, help="score this set with the committed model (no fitting)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    from crps_qa.answer.second_opinion import MPNET, second_opinion_for
+    from crps_qa.errors import CrpsQaError
     from crps_qa.pipeline import Pipeline
     from crps_qa.settings import Settings
 
@@ -131,34 +150,48 @@ def main() -> None:
             by_set[r["set"]].append(Record(**r))
     else:
         pipeline = Pipeline.open(settings)
+        try:  # record the second opinion's features too (the verdicts stay the committed model's)
+            pipeline.parts.answerer.second = second_opinion_for(settings.model_copy(update={"second_opinion": MPNET}))
+        except CrpsQaError as exc:
+            print(f"without the second opinion: {exc}", file=sys.stderr)
         by_set = {n: collect(pipeline.ask, load_questions(HERE / f), set_name=n) for n, f in SETS.items()}
         FEATURE_CACHE.write_text("".join(json.dumps(r.to_dict()) + "\n" for rs in by_set.values() for r in rs),
                                  encoding="utf-8")
     names = list(SETS)
     counts = {n: (sum(r.answerable for r in by_set[n]), sum(not r.answerable for r in by_set[n])) for n in names}
-    rows = {held: score(fit_for(by_set, training_sets(held, names), floor=floor), by_set[held], floor=floor)
-            for held in names}
-    pooled, p = out_of_fold(by_set, names)
-    final = fit_for(by_set, names, floor=floor)
-    rows["all (pooled, each set held out)"] = verdict_metrics(
-        pooled, p, verdicts(final, pooled, p, floor=floor))
     pooled_name = "all (pooled, each set held out)"
-    counts[pooled_name] = (sum(r.answerable for r in pooled), sum(not r.answerable for r in pooled))
     before = {n: verdict_metrics(by_set[n]) for n in names}
     print("Before (the estimate and verdicts the pipeline gave while collecting):")
     print(table(before, counts))
-    print("\nEach set held out in turn:")
-    print(table(rows, counts))
-    weights = dict(zip(FEATURES, final.weights, strict=True))
-    print("\nweights (standardised):", json.dumps({k: round(v, 3) for k, v in weights.items()}))
-    print(f"thresholds: answered >= {final.answer_threshold:.3f}, not_found < {final.uncertain_threshold:.3f}")
-    COEFFICIENTS.write_text(json.dumps({
+    has_second = all(k in r.features for rs in by_set.values() for r in rs for k in SECOND_FEATURES)
+    finals = {}
+    for variant, features in VARIANTS.items():
+        if not has_second and set(SECOND_FEATURES) & set(features):
+            continue
+        rows = {held: score(fit_for(by_set, training_sets(held, names), floor=floor, features=features),
+                            by_set[held], floor=floor) for held in names}
+        pooled, p = out_of_fold(by_set, names, features)
+        final = finals[variant] = fit_for(by_set, names, floor=floor, features=features)
+        rows[pooled_name] = verdict_metrics(pooled, p, verdicts(final, pooled, p, floor=floor))
+        counts[pooled_name] = (sum(r.answerable for r in pooled), sum(not r.answerable for r in pooled))
+        print(f"\nEach set held out in turn, features: {variant} ({len(features)}):")
+        print(table(rows, counts))
+        print("weights (standardised):",
+              json.dumps({k: round(v, 3) for k, v in zip(features, final.weights, strict=True)}))
+        print(f"thresholds: answered >= {final.answer_threshold:.3f}, not_found < {final.uncertain_threshold:.3f}")
+    for variant, path in (("without mpnet", COEFFICIENTS), ("with mpnet", COEFFICIENTS_SECOND)):
+        if variant in finals:
+            write(finals[variant], path)
+
+
+def write(final: Confidence, path: Path) -> None:
+    path.write_text(json.dumps({
         "note": "fitted by eval/fit_confidence.py on eval, probe, holdout, holdout2 and typos (see eval/TUNING.md)",
         "features": list(final.features), "means": list(final.means), "scales": list(final.scales),
         "weights": list(final.weights), "intercept": final.intercept, "answer_threshold": final.answer_threshold,
         "uncertain_threshold": final.uncertain_threshold,
     }, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {COEFFICIENTS}", file=sys.stderr)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

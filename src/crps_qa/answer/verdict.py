@@ -28,6 +28,27 @@ Features come from evidence the pipeline already has (issue 16), all in about [0
 * ``match_gap``  the best candidate's match minus the mean match of the ten best;
 * ``question_terms`` content terms in the question, of 10.
 
+Recorded in ``Answer.signals`` but left out of the model (TRIED: with them the pooled leave-one-set-out
+AUROC fell from 0.787 to 0.769, eval/TUNING.md 2026-12-01 "second opinion"):
+
+* ``specific_focus`` / ``passage_focus`` the IDF-weighted share of the question's *specific* terms (in
+  fewer than SPECIFIC_SHARE of the passages: not CRPS, ketamine, pain ...) that the quoted sentences,
+  or the best candidate's whole passage, contain (1 when the question has none): an on-topic question
+  no paper answers tends to match the topic words and miss the specific ones;
+* ``missing_idf`` the highest IDF of a question term absent from the best candidate's passage,
+  relative to the IDF of a word no passage has (0 when every term is there).
+
+With a second opinion (:mod:`crps_qa.answer.second_opinion`, all-mpnet-base-v2; setting
+``second_opinion``), the question and the best SECOND_CANDIDATES candidates that share no sentence
+are encoded by that independent model, adding (SECOND_FEATURES):
+
+* ``mpnet``        its cosine of the question with the best candidate;
+* ``mpnet_margin`` that cosine minus the best cosine of the other candidates encoded;
+* ``mpnet_agree``  1 when it also ranks the best candidate first among them.
+
+Without it those features are absent and the model fitted without them is used (``confidence.json``;
+with them ``confidence-mpnet.json``).
+
 The estimate is a logistic regression over these features, fitted by cross-validation over every
 question set (``eval/fit_confidence.py`` writes ``confidence.json`` next to this module); the two
 thresholds are chosen on the pooled out-of-fold estimates so that ``answered`` is right at least 85%
@@ -50,6 +71,7 @@ from crps_qa.errors import CrpsQaError
 if TYPE_CHECKING:  # the answerer imports this module; only type hints go the other way
     from crps_qa.answer.answerer import Answerer
     from crps_qa.answer.candidates import Scored
+    from crps_qa.answer.second_opinion import SentenceScorer
     from crps_qa.query.analyzer import Query
 
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
@@ -57,8 +79,13 @@ VERDICTS = (ANSWERED, UNCERTAIN, NOT_FOUND)
 FEATURES = ("match", "dense", "bm25", "agree", "margin", "other_paper", "focus", "type_asked", "type_match",
             "rank", "evidence", "unknown", "sentences", "answer_focus", "ties", "papers", "retrieval_margin",
             "match_gap", "question_terms")
+TRIED = ("specific_focus", "passage_focus", "missing_idf")  # recorded, not in the model (see module doc)
+SECOND_FEATURES = ("mpnet", "mpnet_margin", "mpnet_agree")  # only with a second opinion
 TIE = 0.05  # candidates scoring within this of the best one are near ties
+SPECIFIC_SHARE = 0.1  # a question term in fewer than this share of passages is specific
+SECOND_CANDIDATES = 5  # candidates the second opinion encodes with the question (the best one first)
 COEFFICIENTS = Path(__file__).with_name("confidence.json")
+COEFFICIENTS_SECOND = Path(__file__).with_name("confidence-mpnet.json")  # fitted with SECOND_FEATURES
 BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants, at sentence level
 
 
@@ -66,8 +93,10 @@ def answer_features(
     answerer: Answerer, query: Query, scored: Sequence[Scored], chosen: Sequence[Scored], *, evidence: float,
 ) -> dict[str, float]:
     """The features of the answer ``chosen[0]`` (see module doc); all zero without candidates."""
+    second = getattr(answerer, "second", None)
     if not scored or not chosen:
-        return dict.fromkeys(FEATURES, 0.0) | {"evidence": evidence, "unknown": query.unknown_share}
+        return (dict.fromkeys(FEATURES + TRIED + (SECOND_FEATURES if second is not None else ()), 0.0)
+                | {"evidence": evidence, "unknown": query.unknown_share})
     question = query.text
     best = chosen[0]
     ranked = sorted(scored, key=lambda s: s.score, reverse=True)
@@ -84,7 +113,7 @@ def answer_features(
     others = [s for s in ranked if not shares_sentence(s, best)]
     hit_scores = sorted({(s.hit.chunk_id, s.hit.score) for s in scored}, key=lambda h: h[1], reverse=True)
     top = hit_scores[0][1] if hit_scores else 0.0
-    return {
+    features = {
         "match": best.match,
         "dense": best.dense,
         "bm25": best_bm25 / top_bm25 if top_bm25 > 0 else 0.0,
@@ -104,7 +133,36 @@ def answer_features(
         "retrieval_margin": (top - hit_scores[1][1]) / top if len(hit_scores) > 1 and top > 0 else 1.0,
         "match_gap": best.match - float(sum(s.match for s in ranked[:10]) / len(ranked[:10])),
         "question_terms": min(len(q_terms), 10) / 10,
+        **specific_features(answerer, query, said, set(answerer.analyzer.terms(best.hit.text))),
     }
+    if second is not None:  # ---- the independent scorer (setting second_opinion) ----
+        features |= second_opinion_features(second, question, [best, *others[: SECOND_CANDIDATES - 1]])
+    return features
+
+
+def specific_features(answerer: Answerer, query: Query, said: set[str], passage: set[str]) -> dict[str, float]:
+    """``specific_focus``, ``passage_focus`` and ``missing_idf`` (see module doc) of the quoted terms
+    ``said`` and the best candidate's passage terms ``passage``."""
+    n = len(answerer.data.passages)
+    cut = math.log((n + 1) / (SPECIFIC_SHARE * n + 0.5))  # IDF of a term in SPECIFIC_SHARE of passages
+    specific = {t: w for t, w in query.terms.items() if w > cut}
+    total = sum(specific.values())
+    _, unseen = answerer.analyzer.idf()
+    absent = [w for t, w in query.terms.items() if t not in passage]
+    return {
+        "specific_focus": sum(w for t, w in specific.items() if t in said) / total if total else 1.0,
+        "passage_focus": sum(w for t, w in specific.items() if t in passage) / total if total else 1.0,
+        "missing_idf": max(absent, default=0.0) / unseen if unseen > 0 else 0.0,
+    }
+
+
+def second_opinion_features(scorer: SentenceScorer, question: str, candidates: Sequence[Scored]) -> dict[str, float]:
+    """``mpnet``, ``mpnet_margin``, ``mpnet_agree`` (see module doc); ``candidates[0]`` is the best."""
+    vectors = scorer.encode([question, *(" ".join(s.quote.split()) for s in candidates)])
+    cosines = vectors[1:] @ vectors[0]
+    rest = float(cosines[1:].max()) if len(cosines) > 1 else 0.0
+    return {"mpnet": float(cosines[0]), "mpnet_margin": float(cosines[0]) - rest,
+            "mpnet_agree": float(len(cosines) == 1 or cosines[0] >= rest - 1e-9)}
 
 
 def sentence_bm25(answerer: Answerer, query: Query, scored: Sequence[Scored]) -> dict[int, float]:

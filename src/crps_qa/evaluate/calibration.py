@@ -69,15 +69,16 @@ def labels(records: Sequence[Record]) -> np.ndarray:
 
 
 def fit(records: Sequence[Record], *, answer_threshold: float = 0.5, uncertain_threshold: float = 0.0,
-        c: float = 1.0) -> Confidence:
-    """A logistic regression (scikit-learn, L2 with inverse strength ``c``) on standardised features."""
+        c: float = 1.0, names: Sequence[str] = FEATURES) -> Confidence:
+    """A logistic regression (scikit-learn, L2 with inverse strength ``c``) on the standardised
+    features ``names``."""
     from sklearn.linear_model import LogisticRegression
 
-    x, y = matrix(records), labels(records)
+    x, y = matrix(records, names), labels(records)
     means, scales = x.mean(axis=0), x.std(axis=0)
     scales[scales == 0] = 1.0
     model = LogisticRegression(C=c, max_iter=1000).fit((x - means) / scales, y)
-    return Confidence(FEATURES, tuple(means.tolist()), tuple(scales.tolist()), tuple(model.coef_[0].tolist()),
+    return Confidence(tuple(names), tuple(means.tolist()), tuple(scales.tolist()), tuple(model.coef_[0].tolist()),
                       float(model.intercept_[0]), answer_threshold, uncertain_threshold)
 
 
