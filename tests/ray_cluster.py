@@ -28,11 +28,11 @@ class CrashOnce(EmbedActor):
 
     marker = ""
 
-    def __call__(self, batch):  # noqa: ANN001, ANN204 - as EmbedActor
+    def embed(self, kind, texts, batch_size):  # noqa: ANN001, ANN201 - as EmbedActor
         if not os.path.exists(self.marker):
             Path(self.marker).write_text(str(os.getpid()))
             os._exit(1)
-        return super().__call__(batch)
+        return super().embed(kind, texts, batch_size)
 
 
 def start_cluster(nodes: int) -> str:
@@ -61,7 +61,7 @@ def main() -> int:
         actor = CrashOnce
     settings = Settings(corpus_dir=args.corpus, index_dir=args.index, embed_backend=args.backend)
     try:
-        report = build_on_ray(settings, address=address, actors=args.nodes, actor=actor,
+        report = build_on_ray(settings, address=address, actor=actor,  # one embedding actor per node
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     except CrpsQaError as exc:
         print(json.dumps({"error": str(exc), "type": type(exc).__name__}))

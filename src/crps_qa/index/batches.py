@@ -1,5 +1,6 @@
-"""Indexing in batches: read, chunk and embed a batch of documents, commit it to the stage, join
-the committed batches into one index, and compute the token vectors batch by batch.
+"""Indexing in batches: read, clean and chunk documents (:func:`read_documents`, or any
+``DocumentSource``, such as the Ray build's tasks), embed them a batch at a time, commit each batch
+to the stage, join the committed batches into one index, and compute the token vectors batch by batch.
 
 Used by :func:`crps_qa.index.build.build`; the on-disk stage is :mod:`crps_qa.index.staging`.
 """
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,10 +39,44 @@ from crps_qa.settings import Settings
 from crps_qa.types import CleanDocument, DocumentInfo, Passage, RawDocument, Section, SkippedFile
 
 
-def batches(corpus_dir: Path, size: int, skipped: list[SkippedFile]) -> Iterator[list[RawDocument]]:
-    """The corpus's documents, read ``size`` at a time (files that cannot be read go to ``skipped``)."""
-    batch: list[RawDocument] = []
-    for item in iter_corpus(corpus_dir):
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A corpus file read, cleaned, described and chunked: what a batch embeds. Made on the
+    driver by :func:`read_documents`, or in a Ray task (crps_qa.index.ray_build), the same way."""
+
+    doc_id: str
+    sha256: str
+    path: str
+    clean: CleanDocument
+    info: DocumentInfo
+    passages: tuple[Passage, ...]
+
+
+def prepare_document(raw: RawDocument, settings: Settings, catalog: Any) -> PreparedDocument:
+    """One document cleaned, described (catalog and facets) and chunked."""
+    clean = normalize_document(raw)
+    passages = chunk_document(clean, max_words=settings.chunk_max_words,
+                              overlap_sentences=settings.chunk_overlap_sentences)
+    return PreparedDocument(raw.doc_id, raw.sha256, raw.path, clean, describe(clean, raw.path, catalog),
+                            tuple(passages))
+
+
+def read_documents(settings: Settings, catalog: Any) -> Iterator[PreparedDocument | SkippedFile]:
+    """The corpus's documents prepared one at a time, in corpus order, on this process (a
+    ``DocumentSource``; the Ray build's one prepares them in tasks)."""
+    for item in iter_corpus(settings.corpus_dir):
+        yield item if isinstance(item, SkippedFile) else prepare_document(item, settings, catalog)
+
+
+# (settings, catalog) -> the corpus's documents in corpus order, files that cannot be read as SkippedFile
+DocumentSource = Callable[[Settings, Any], Iterable[PreparedDocument | SkippedFile]]
+
+
+def batches(documents: Iterable[PreparedDocument | SkippedFile], size: int, skipped: list[SkippedFile]
+            ) -> Iterator[list[PreparedDocument]]:
+    """``documents`` ``size`` at a time (files that could not be read go to ``skipped``)."""
+    batch: list[PreparedDocument] = []
+    for item in documents:
         if isinstance(item, SkippedFile):
             skipped.append(item)
             continue
@@ -61,23 +96,18 @@ def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
 
 
 def embed_batch(
-    batch: Sequence[RawDocument], settings: Settings, embedder: Embedder, catalog: Any, cache: MutableMapping,
+    batch: Sequence[PreparedDocument], settings: Settings, embedder: Embedder, cache: MutableMapping,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], tuple[int, int]]:
-    """One batch of documents read, chunked and embedded: (meta, arrays, (passages embedded,
-    sentences embedded)) as :meth:`Stage.commit` stores them."""
-    texts, documents, passages, described = {}, {}, [], []
-    for raw in batch:
-        clean = normalize_document(raw)
-        texts[raw.doc_id], documents[raw.doc_id] = clean, describe(clean, raw.path, catalog)
-        doc_passages = chunk_document(
-            clean, max_words=settings.chunk_max_words, overlap_sentences=settings.chunk_overlap_sentences
-        )
-        passages.extend(doc_passages)
-        described.append({
-            "doc_id": raw.doc_id, "sha256": raw.sha256, "path": raw.path, "passages": len(doc_passages),
-            "info": documents[raw.doc_id].to_dict(), "text": clean.text, "page_starts": list(clean.page_starts),
-            "sections": [[section.start, section.title] for section in clean.sections],
-        })
+    """One batch of prepared documents embedded: (meta, arrays, (passages embedded, sentences
+    embedded)) as :meth:`Stage.commit` stores them."""
+    texts = {d.doc_id: d.clean for d in batch}
+    documents = {d.doc_id: d.info for d in batch}
+    passages = [p for d in batch for p in d.passages]
+    described = [{
+        "doc_id": d.doc_id, "sha256": d.sha256, "path": d.path, "passages": len(d.passages),
+        "info": d.info.to_dict(), "text": d.clean.text, "page_starts": list(d.clean.page_starts),
+        "sections": [[section.start, section.title] for section in d.clean.sections],
+    } for d in batch]
     embed = {"batch_size": settings.batch_size, "progress": False}
     inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
     vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, **embed)
@@ -87,7 +117,7 @@ def embed_batch(
     sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
     sentence_vectors, sentence_keys, sentences_embedded = embed_cached(sentence_texts, settings.model, embedder, cache,
                                                                  **embed)
-    meta = {"sources": [[raw.doc_id, raw.sha256] for raw in batch], "documents": described,
+    meta = {"sources": [[d.doc_id, d.sha256] for d in batch], "documents": described,
             "passages": [p.to_dict() for p in passages], "vector_keys": keys, "sentence_keys": sentence_keys}
     arrays = {"vectors": vectors, "sentence_rows": rows, "sentence_starts": starts, "sentence_ends": ends,
               "sentence_vectors": sentence_vectors}

@@ -211,16 +211,18 @@ def sentence_spans(texts: dict[str, CleanDocument], passages: list[Passage]) -> 
 
 def build(
     settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None, documents: Any = None,
 ) -> BuildReport:
     """Index ``settings.corpus_dir`` into ``settings.index_dir`` (see module docstring).
 
     Documents are embedded in batches of ``index_batch_documents``; each batch is committed to the
     stage (:mod:`crps_qa.index.staging`) as soon as it is done, and ``on_batch(number)`` is called.
     A build that was killed resumes from its committed batches: nothing they hold is embedded
-    again. The index is published (atomically) only when every batch is done."""
+    again. The index is published (atomically) only when every batch is done. ``documents`` (a
+    ``crps_qa.index.batches.DocumentSource``) reads, cleans and chunks the corpus: by default this
+    process does (``read_documents``), the Ray build does it in Ray tasks."""
     # here, not at the top: crps_qa.index.batches uses this module's helpers
-    from crps_qa.index.batches import assemble, batches, embed_batch, fingerprint, staged_tokens
+    from crps_qa.index.batches import assemble, batches, embed_batch, fingerprint, read_documents, staged_tokens
 
     started = time.perf_counter()
     if embedder.name != settings.model:
@@ -236,10 +238,11 @@ def build(
         skipped: list[SkippedFile] = []
         meter = Progress(len(files), enabled=progress)
         parts, embedded, sentences_embedded = [], 0, 0
-        for number, batch in enumerate(batches(settings.corpus_dir, settings.index_batch_documents, skipped)):
-            done = stage.committed(number, [(raw.doc_id, raw.sha256) for raw in batch])
+        source = (documents or read_documents)(settings, catalog)  # hook: the Ray build reads in tasks
+        for number, batch in enumerate(batches(source, settings.index_batch_documents, skipped)):
+            done = stage.committed(number, [(d.doc_id, d.sha256) for d in batch])
             if done is None:
-                meta, arrays, counts = embed_batch(batch, settings, embedder, catalog, ChainMap({}, cache))
+                meta, arrays, counts = embed_batch(batch, settings, embedder, ChainMap({}, cache))
                 stage.commit(number, meta, arrays)
                 embedded, sentences_embedded = embedded + counts[0], sentences_embedded + counts[1]
                 if on_batch is not None:

@@ -1,143 +1,206 @@
-"""Build the index on a Ray cluster: the same index, embedded by many workers.
+"""Build the index on a Ray cluster: the same index, read and embedded by many workers.
 
     report = build_on_ray(settings, address="auto")        # a cluster started with `ray start`
     report = build_on_ray(settings, address="local")       # a one-machine cluster, for trying it out
 
-Passages, sentences and sentence token vectors are embedded by a Ray Data actor pool, each actor
-loading the encoder once per pass. Rows come back in any order and are put back in passage order,
-so the driver, running crps_qa.index.build.build (batches, staging and resume included) with this
-module's embedder, assembles exactly what a local build assembles and publishes it atomically.
-Reading and chunking run on the driver (the streaming build reads one batch at a time). A worker
-that dies is restarted and its batch retried (``RETRIES`` times); a build that still fails raises
-``IndexBuildError`` and the previous build stays current.
+The driver runs crps_qa.index.build.build (batches, staging and resume included) with two Ray parts:
+- a ``DocumentSource`` whose tasks read, clean and chunk one file each (a window of them ahead of the
+  batch being embedded); results are taken in corpus order, so the batches are a local build's;
+- an embedder on a pool of long-lived actors (default: one per node, running the encoder on the
+  node's cores as a local build would), created once per build, each loading the encoder once and
+  serving every pass (passages, sentences, token vectors). A text list is cut into exactly the
+  batches the encoder would make of it in one process (its own length order), one batch per actor
+  call, and the rows are put back in input order: the vectors are then bit for bit a local
+  build's (on nodes with as many threads: small batches' sums depend on the thread count), and so
+  is everything trained on them (the token codebook).
+A worker that dies is restarted and its call retried (``RETRIES`` times); a build that still fails
+raises ``IndexBuildError`` and the previous build stays current.
 
 Ray is an optional extra (``pip install -e ".[ray]"``); every node needs crps-qa installed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crps_qa.errors import ConfigError, IndexBuildError
+from crps_qa.errors import ConfigError, IndexBuildError, IngestError
+from crps_qa.index.batches import PreparedDocument, prepare_document
 from crps_qa.index.build import BuildReport, build
-from crps_qa.index.embed import TokenVectors, embedder_for
+from crps_qa.index.embed import TokenVectors, backend_of, embedder_for
+from crps_qa.index.onnx_export import cpu_threads
+from crps_qa.ingest.read import corpus_files, doc_id_for, read_document
 from crps_qa.settings import Settings
+from crps_qa.types import SkippedFile
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install -e ".[ray]"'
-RETRIES = 3  # restarts of a dead actor, and retries of a task or batch it was running
+RETRIES = 3  # restarts of a dead actor, and retries of a task or call it was running
+ACTOR_CPUS, READ_CPUS = 0.75, 0.25  # Ray's accounting: room for a reading task beside an encoder
 Progress = Callable[[str], None]
 
 
 def import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Data is part of the extra
+        import ray.util  # noqa: F401 - the actor pool
     except ImportError as exc:
         raise ConfigError(f"crps-qa index --ray needs Ray: {INSTALL_HINT}") from exc
     return ray
 
 
+def encoding_order(embedder: Any, texts: Sequence[str]) -> list[int]:
+    """The order in which ``embedder.encode(texts)`` runs the texts; cut into runs of its batch
+    size, these are its batches. Padding and (int8) activation ranges depend on which texts share
+    a batch, so a pool that runs the same batches returns the same bits."""
+    model = getattr(embedder, "_model", None)
+    if model is not None:  # sentence-transformers: longest first, as SentenceTransformer.encode sorts
+        order = np.argsort([-model._input_length(text) for text in texts])
+        if model._can_flatten_inputs():
+            order = model._interleave_sorted_indices(order)
+        return [int(i) for i in order]
+    tokenizer = getattr(embedder, "_tokenizer", None)
+    if tokenizer is not None:  # ONNX: fewest word pieces first, as OnnxEmbedder._forward sorts
+        lengths = [len(e.ids) for e in tokenizer.encode_batch(list(texts))]
+        return sorted(range(len(texts)), key=lengths.__getitem__)
+    return list(range(len(texts)))  # an encoder that does not sort (a test fake)
+
+
 class EmbedActor:
-    """A Ray Data actor: loads the encoder once, then embeds batches of {"row", "text"}.
+    """A Ray actor holding one encoder (loaded once, in ``__init__``) for a whole build."""
 
-    ``kind="vectors"`` returns {"row", "vector"}; ``kind="tokens"`` returns {"row", "tokens", "count"}
-    (each text's token vectors as float32 bytes, ``count`` rows of the model's dimension).
-    """
-
-    def __init__(self, settings: Settings, kind: str, batch_size: int) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.embedder = embedder_for(settings)  # the model and backend (torch or ONNX) a local build uses
-        self.kind, self.batch_size = kind, batch_size
+        if backend_of(self.embedder, settings.embed_backend) == "torch":
+            import torch  # Ray runs an actor on one thread per CPU it reserved; a local build on every core
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(t) for t in batch["text"]]
-        if self.kind == "vectors":
-            return {"row": batch["row"], "vector": self.embedder.encode(texts, batch_size=self.batch_size)}
-        encoded = self.embedder.encode_tokens(texts, batch_size=self.batch_size)  # type: ignore[attr-defined]
-        return {"row": batch["row"], "tokens": np.array([tv.vectors.tobytes() for tv in encoded], dtype=object),
-                "count": np.array([len(tv.vectors) for tv in encoded], dtype=np.int64)}
+            torch.set_num_threads(cpu_threads(settings.embed_threads))
+
+    def dimension(self) -> int:
+        return int(self.embedder.dimension)
+
+    def order(self, texts: list[str]) -> list[int]:
+        return encoding_order(self.embedder, texts)
+
+    def embed(self, kind: str, texts: list[str], batch_size: int) -> Any:
+        """``kind="vectors"``: a (len(texts), dimension) float32 array; ``"tokens"``: a list of each
+        text's (pieces, dimension) token vectors."""
+        if kind == "vectors":
+            return self.embedder.encode(texts, batch_size=batch_size)
+        return [tv.vectors for tv in self.embedder.encode_tokens(texts, batch_size=batch_size)]  # type: ignore[attr-defined]
+
+    def word_pieces(self, texts: list[str]) -> list[list[str]]:
+        return self.embedder.word_pieces(texts)  # type: ignore[attr-defined]
 
 
 class RayEmbedder:
-    """The Embedder (and TokenEncoder) protocol on a Ray actor pool of ``actors`` encoders."""
+    """The Embedder (and TokenEncoder) protocol on long-lived Ray actors: one per node of the
+    cluster, or ``actors`` spread over it; ``close()`` ends them. Waits for one actor to load its
+    model (for the dimension)."""
 
-    def __init__(self, settings: Settings, *, actors: int, batch_size: int, progress: Progress | None = None,
+    def __init__(self, settings: Settings, *, actors: int | None = None, progress: Progress | None = None,
                  actor: type[EmbedActor] = EmbedActor) -> None:
-        self.ray = import_ray()
+        ray = self.ray = import_ray()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         self.settings, self.name, self.backend = settings, settings.model, settings.embed_backend
-        self.actors, self.batch_size = actors, batch_size
-        self.actor, self.progress = actor, progress or (lambda _line: None)
-        self._dimension: int | None = None
+        self.progress = progress or (lambda _line: None)
+        remote = ray.remote(num_cpus=ACTOR_CPUS, max_restarts=RETRIES, max_task_retries=RETRIES)(actor)
+        nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+        places = (["SPREAD"] * actors if actors else  # soft: a restarted actor may go to another node
+                  [NodeAffinitySchedulingStrategy(node, soft=True) for node in nodes])
+        self.actors = [remote.options(scheduling_strategy=place).remote(settings) for place in places]
+        self.pool = ray.util.ActorPool(self.actors)
+        self.dimension = int(ray.get(self.actors[0].dimension.remote()))
 
-    @property
-    def dimension(self) -> int:
-        """The model's dimension, from the first texts embedded (or a one-text pass)."""
-        if self._dimension is None:
-            self._dimension = int(self._run(["probe"], "vectors")["vector"].shape[1])
-        return self._dimension
+    def close(self) -> None:
+        for handle in self.actors:
+            self.ray.kill(handle)
 
-    def _run(self, texts: Sequence[str], kind: str) -> dict[str, np.ndarray]:
-        """Every text through the actor pool; the output columns in the order of ``texts``."""
-        ray = self.ray
-        per_batch = self.batch_size * 4
-        pool = min(self.actors, -(-len(texts) // per_batch))  # no actor without a batch (ceil division)
-        dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
-        out = dataset.map_batches(
-            self.actor, fn_constructor_kwargs={"settings": self.settings, "kind": kind, "batch_size": self.batch_size},
-            batch_size=per_batch, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=pool),
-            max_restarts=RETRIES, max_task_retries=RETRIES,  # a dead actor is restarted, its batch retried
-        )
-        started, done, parts = time.perf_counter(), 0, []
-        for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
-            parts.append(batch)
-            done += len(batch["row"])
-            if len(texts) > 1:
-                rate = done / max(time.perf_counter() - started, 1e-9)
-                what = "texts" if kind == "vectors" else "texts' token vectors"
-                self.progress(f"embedded {done}/{len(texts)} {what} ({rate:.1f}/s, {rate / pool:.1f}/s per actor)")
-        columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        if "vector" in columns:
-            self._dimension = int(columns["vector"].shape[1])
-        order = np.argsort(columns["row"], kind="stable")  # Ray returns batches in any order
-        if not np.array_equal(columns["row"][order], np.arange(len(texts))):
-            raise IndexBuildError(f"the Ray pool returned {len(order)} rows for {len(texts)} texts; the previous "
-                                  "index is still current; run it again")
-        return {key: value[order] for key, value in columns.items()}
+    def _run(self, kind: str, texts: Sequence[str], batch_size: int) -> list[Any]:
+        """Each text's result, in the order of ``texts``: the encoder's own batches, one per call."""
+        texts = list(texts)
+        order = self.ray.get(self.actors[0].order.remote(texts))
+        runs = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        calls = self.pool.map(lambda a, run: a.embed.remote(kind, [texts[i] for i in run], batch_size), runs)
+        out: list[Any] = [None] * len(texts)
+        started, done = time.perf_counter(), 0
+        for run, rows in zip(runs, calls, strict=True):  # ActorPool.map yields in submission order
+            for i, row in zip(run, rows, strict=True):
+                out[i] = row
+            done += len(run)
+        if len(texts) > 1:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            self.progress(f"ray: embedded {done} texts ({kind}) at {rate:.1f}/s, "
+                          f"{rate / len(self.actors):.1f}/s per actor")
+        return out
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._run(texts, "vectors")["vector"], dtype=np.float32)
+        return np.asarray(self._run("vectors", texts, batch_size), dtype=np.float32)
 
     def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
-        if not texts:
-            return []
-        out = self._run(texts, "tokens")
-        return [TokenVectors((), np.frombuffer(blob, dtype=np.float32).reshape(int(n), self.dimension))
-                for blob, n in zip(out["tokens"], out["count"], strict=True)]
+        return [TokenVectors((), np.asarray(v, dtype=np.float32)) for v in self._run("tokens", texts, batch_size)]
 
     def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
-        return self.encode(texts), self.encode_tokens(texts)  # two passes: the pool has no combined one
+        return self.encode(texts), self.encode_tokens(texts)  # two passes: a build never asks for both
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
-        task = self.ray.remote(max_retries=RETRIES)(_word_pieces)
-        return self.ray.get(task.remote(self.settings, list(texts)))
+        return self.ray.get(self.actors[0].word_pieces.remote(list(texts)))
 
 
-def _word_pieces(settings: Settings, texts: list[str]) -> list[list[str]]:
-    return embedder_for(settings).word_pieces(texts)  # type: ignore[attr-defined]
+def _prepare(path: str, settings: Settings, catalog: Any) -> PreparedDocument | SkippedFile:
+    """A Ray task: one file read, cleaned, described and chunked (or why it could not be read)."""
+    try:
+        return prepare_document(read_document(Path(path)), settings, catalog)
+    except IngestError as exc:
+        return SkippedFile(path, str(exc))
+
+
+def ray_documents(ray: Any, *, ahead: int) -> Callable[[Settings, Any], Iterator[PreparedDocument | SkippedFile]]:
+    """A ``DocumentSource``: every corpus file prepared in a Ray task, ``ahead`` files in flight,
+    taken in corpus order (with ``iter_corpus``'s rule for a second file of the same id)."""
+    task = ray.remote(num_cpus=READ_CPUS, max_retries=RETRIES)(_prepare)
+
+    def documents(settings: Settings, catalog: Any) -> Iterator[PreparedDocument | SkippedFile]:
+        paths, pending, owners = iter(corpus_files(settings.corpus_dir)), deque(), {}
+        started, count, passages = time.perf_counter(), 0, 0
+        while True:
+            while len(pending) < ahead and (path := next(paths, None)) is not None:
+                pending.append((path, task.remote(str(path), settings, catalog)))
+            if not pending:
+                return
+            path, future = pending.popleft()
+            item, doc_id = ray.get(future), doc_id_for(path)
+            if doc_id in owners:  # the id is taken by an earlier file: as iter_corpus skips it
+                item = SkippedFile(str(path), f"document id {doc_id!r} is already used by {owners[doc_id]}; "
+                                              "rename one of the two files")
+            if isinstance(item, PreparedDocument):
+                owners[doc_id] = str(path)
+                count, passages = count + 1, passages + len(item.passages)
+                log.info("ray: read and chunked %d documents, %d passages (%.1f documents/s)", count, passages,
+                         count / max(time.perf_counter() - started, 1e-9))
+            else:
+                log.warning("skipping %s: %s", item.path, item.reason)
+            yield item
+
+    return documents
 
 
 def build_on_ray(settings: Settings, *, address: str = "auto", actors: int | None = None, rebuild: bool = False,
                  progress: Progress | None = None, actor: type[EmbedActor] = EmbedActor) -> BuildReport:
     """``crps_qa.index.build.build`` on a Ray cluster at ``address`` ("auto": the cluster this
     machine joined with ``ray start``; "local": a new one-machine cluster; or HOST:PORT).
-    ``actors`` encoders embed (default: one per CPU of the cluster)."""
+    ``actors`` encoders embed (default: one per node, on all its cores)."""
     ray = import_ray()
     say = progress or (lambda _line: None)
     started_here = not ray.is_initialized()
@@ -151,20 +214,20 @@ def build_on_ray(settings: Settings, *, address: str = "auto", actors: int | Non
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"Could not connect to the Ray cluster at {address!r} ({exc}). Start one with "
                               "`ray start --head`, or pass --ray local for a one-machine cluster.") from exc
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # this module reports documents and passages per second itself
-    context.print_on_execution_start = False
+    embedder = None
     try:
-        pool = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        say(f"ray: {len(ray.nodes())} node(s), {pool} embedding actor(s)")
-        embedder = RayEmbedder(settings, actors=pool, batch_size=settings.batch_size, progress=say,
-                               actor=actor)
-        return build(settings, embedder, rebuild=rebuild, progress=progress is not None)
+        embedder = RayEmbedder(settings, actors=actors, progress=say, actor=actor)
+        pool = len(embedder.actors)
+        say(f"ray: {len([n for n in ray.nodes() if n['Alive']])} node(s), {pool} embedding actor(s)")
+        return build(settings, embedder, rebuild=rebuild, progress=progress is not None,
+                     documents=ray_documents(ray, ahead=max(2 * pool, 4)))
     except ray.exceptions.RayError as exc:
         raise IndexBuildError(
             f"The Ray build failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
             "the previous index is still current. Check the cluster (`ray status`) and run it again."
         ) from exc
     finally:
+        if embedder is not None:
+            embedder.close()
         if started_here:
             ray.shutdown()
