@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install -e ".[ray]"'
 RETRIES = 3  # restarts of a dead actor, and retries of a task or call it was running
+IN_FLIGHT = 2  # calls queued per actor: the next batch is there when one finishes
 ACTOR_CPUS, READ_CPUS = 0.75, 0.25  # Ray's accounting: room for a reading task beside an encoder
 Progress = Callable[[str], None]
 
@@ -51,7 +52,7 @@ Progress = Callable[[str], None]
 def import_ray() -> Any:
     try:
         import ray
-        import ray.util  # noqa: F401 - the actor pool
+        import ray.util.scheduling_strategies  # noqa: F401 - an actor per node
     except ImportError as exc:
         raise ConfigError(f"crps-qa index --ray needs Ray: {INSTALL_HINT}") from exc
     return ray
@@ -118,7 +119,6 @@ class RayEmbedder:
         places = (["SPREAD"] * actors if actors else  # soft: a restarted actor may go to another node
                   [NodeAffinitySchedulingStrategy(node, soft=True) for node in nodes])
         self.actors = [remote.options(scheduling_strategy=place).remote(settings) for place in places]
-        self.pool = ray.util.ActorPool(self.actors)
         self.dimension = int(ray.get(self.actors[0].dimension.remote()))
 
     def close(self) -> None:
@@ -127,14 +127,25 @@ class RayEmbedder:
 
     def _run(self, kind: str, texts: Sequence[str], batch_size: int) -> list[Any]:
         """Each text's result, in the order of ``texts``: the encoder's own batches, one per call."""
-        texts = list(texts)
-        order = self.ray.get(self.actors[0].order.remote(texts))
-        runs = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        calls = self.pool.map(lambda a, run: a.embed.remote(kind, [texts[i] for i in run], batch_size), runs)
+        ray, texts = self.ray, list(texts)
+        order = ray.get(self.actors[0].order.remote(texts))
+        runs = deque(order[i : i + batch_size] for i in range(0, len(order), batch_size))
+        pending: dict[Any, tuple[Any, list[int]]] = {}  # call -> (actor, its run)
+
+        def send(actor: Any) -> None:
+            if runs:
+                run = runs.popleft()
+                pending[actor.embed.remote(kind, [texts[i] for i in run], batch_size)] = (actor, run)
+
+        for actor in self.actors * IN_FLIGHT:
+            send(actor)
         out: list[Any] = [None] * len(texts)
         started, done = time.perf_counter(), 0
-        for run, rows in zip(runs, calls, strict=True):  # ActorPool.map yields in submission order
-            for i, row in zip(run, rows, strict=True):
+        while pending:  # whichever call finishes first: its actor gets the next run
+            [call], _ = ray.wait(list(pending), num_returns=1)
+            actor, run = pending.pop(call)
+            send(actor)
+            for i, row in zip(run, ray.get(call), strict=True):
                 out[i] = row
             done += len(run)
         if len(texts) > 1:
