@@ -99,7 +99,7 @@ def index(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything, ignoring the cache.")] = False,
     if_stale: Annotated[bool, typer.Option("--if-stale", help="Do nothing when the index is up to date.")] = False,
     ray: Annotated[str | None, typer.Option("--ray", help='On a Ray cluster: auto, local or HOST:PORT '
-                                            '(pip install -e ".\\[ray]"; one embedding actor per CPU).')] = None,
+                                            '(pip install -e ".\\[ray]"; one embedding actor per node).')] = None,
 ) -> None:
     """Build or refresh the index from the corpus (only new or changed passages are embedded).
 
