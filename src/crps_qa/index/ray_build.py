@@ -11,8 +11,8 @@ The driver runs crps_qa.index.build.build (batches, staging and resume included)
   serving every pass (passages, sentences, token vectors). A text list is cut into exactly the
   batches the encoder would make of it in one process (its own length order), one batch per actor
   call, and the rows are put back in input order: the vectors are then bit for bit a local
-  build's (on nodes with as many threads: small batches' sums depend on the thread count), and so
-  is everything trained on them (the token codebook).
+  build's (on nodes with as many threads: small batches' sums depend on the thread count; an actor
+  runs ``embed_threads``, 0: every core), and so is everything trained on them (the token codebook).
 A worker that dies is restarted and its call retried (``RETRIES`` times); a build that still fails
 raises ``IndexBuildError`` and the previous build stays current.
 
