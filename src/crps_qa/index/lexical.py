@@ -70,5 +70,6 @@ class Bm25Index:
 
     @classmethod
     def load(cls, directory: Path, size: int) -> Bm25Index:
-        model = bm25s.BM25.load(str(directory), show_progress=False)
+        # memory-mapped: about 600 bytes a passage, read on demand (a query reads its terms' postings)
+        model = bm25s.BM25.load(str(directory), show_progress=False, mmap=True)
         return cls(model, size)

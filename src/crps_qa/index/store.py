@@ -255,7 +255,7 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
     check_compatible(manifest, index_dir, model=model, dimension=dimension, backend=backend)
     build = current_build(index_dir)
     try:
-        dense = read_dense(build / "dense.faiss")  # scale (issue 14): memory-mapped
+        dense = read_dense(build / "dense.faiss", index_type=manifest.get("dense", {}).get("index_type", "flat"))
         vectors = read_vectors(build / "vectors.npy", dense)
         docs = orjson.loads((build / "documents.json").read_bytes())
         passages = PassageTable.open(build, list(docs)) or read_passages(build)  # read on demand / all now

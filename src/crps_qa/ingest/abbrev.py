@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 
 _SHORT = re.compile(r"[(\[]\s*([A-Za-z][A-Za-z0-9-]{1,9})\s*[)\]]")
 _WORD = re.compile(r"[\w-]+")
+_RUN = _WORD  # a whole run of word characters and hyphens: how a short form is delimited in a text
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K: IGNORECASE matches them to i, s, k
 
 # Spelling variants of drug names: applied only when the corpus uses one of the two spellings.
 VARIANTS: tuple[tuple[str, str], ...] = (
@@ -85,22 +87,56 @@ class QueryExpander:
         # compiled once: the indexer expands every sentence, and hundreds of abbreviations would
         # overflow re's cache of compiled patterns if each call compiled its own
         self._compiled = [
-            (short.lower(), re.compile(rf"(?<![\w-]){re.escape(short)}(?![\w-])", re.IGNORECASE),
-             f" {_squash(long_form)} ", short, long_form)
+            (re.compile(rf"(?<![\w-]){re.escape(short)}(?![\w-])", re.IGNORECASE), f" {_squash(long_form)} ",
+             short, long_form)
             for short, long_form in pairs
         ]
+        # Which pairs a text can touch, found without a loop over every pair (a corpus of thousands
+        # of papers defines thousands of abbreviations, and the indexer expands every passage):
+        # a short form of word characters and hyphens is found only as a whole [\w-]+ run of the
+        # text, and a long form only where its first word is a word of the squashed text.
+        self._by_run: dict[str, list[int]] = {}
+        self._by_first_word: dict[str, list[int]] = {}
+        self._always: list[int] = []  # short forms the run test cannot decide (other characters)
+        self._run_short = [short.isascii() and _RUN.fullmatch(short) is not None for short, _ in pairs]
+        for i, (short, long_form) in enumerate(pairs):
+            if self._run_short[i]:
+                self._by_run.setdefault(short.lower(), []).append(i)
+            else:
+                self._always.append(i)
+            first = _squash(long_form).split(" ", 1)[0]
+            if first:
+                self._by_first_word.setdefault(first, []).append(i)
+            elif i not in self._always:
+                self._always.append(i)  # a long form with no letters or digits
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
         return list(self._pairs)
 
+    def candidates(self, query: str, squashed: str, runs: set[str] | None = None) -> list[int]:
+        """Indices of the pairs whose short or long form may occur in ``query`` (a superset of
+        those that do; every pair when the text has a letter that case-folds to an ASCII one).
+        ``runs``: the query's lower-cased [\w-]+ runs, when the caller has them."""
+        if _FOLDS_TO_ASCII.search(query):
+            return list(range(len(self._compiled)))  # "K" (Kelvin) matches "k" under IGNORECASE
+        found = set(self._always)
+        for run in runs if runs is not None else {r.lower() for r in _RUN.findall(query)}:
+            found.update(self._by_run.get(run, ()))
+        for word in set(squashed.split()):
+            found.update(self._by_first_word.get(word, ()))
+        return sorted(found)
+
     def expand(self, query: str) -> str:
         extra: list[str] = []
-        lowered = f" {_squash(query)} "
-        folded = query.lower()
-        for short_lower, pattern, squashed_long, short, long_form in self._compiled:
-            # the substring test first: most texts hold few of the corpus's abbreviations
-            has_short = short_lower in folded and pattern.search(query) is not None
+        squashed = _squash(query)
+        lowered = f" {squashed} "
+        runs = {r.lower() for r in _RUN.findall(query)}
+        by_runs = not _FOLDS_TO_ASCII.search(query)  # then a run-delimited short form is found by set lookup
+        for i in self.candidates(query, squashed, runs):
+            pattern, squashed_long, short, long_form = self._compiled[i]
+            decided = by_runs and self._run_short[i]
+            has_short = short.lower() in runs if decided else pattern.search(query) is not None
             has_long = squashed_long in lowered
             if has_short and not has_long:
                 extra.append(long_form)
