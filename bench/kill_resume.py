@@ -9,8 +9,9 @@ sentences (about 10 passages each). The embedder is a hash of the text turned in
 has no token vectors, so no token table is built, and the dense index is exact (random vectors are
 the worst case for HNSW, and the index type is not what is tested). Steps: index the first 5 % of the files
 (the "previous" index), then index all of them, killing the build process with SIGKILL at a
-random moment (uniform between 10 % and 90 % of one uninterrupted build's duration, which is
-measured first into another folder) five times, checking after each kill that an index loads
+random moment (uniform between 10 % and 90 % of what the run has left, estimated from one
+uninterrupted build's duration, measured first into another folder, and the batches committed)
+five times, checking after each kill that an index loads
 (the previous one, or the new one when the kill came after it was published); then let the last
 run finish and compare it with the uninterrupted build.
 """
@@ -124,8 +125,13 @@ def main() -> None:
     previous = snapshot(index)["build_id"]
     rng = np.random.default_rng(int(time.time()))
     kills = []
+    batches = -(-documents // 64)  # index_batch_documents
     for _ in range(options.kills):
-        delay = float(rng.uniform(0.1, 0.9) * full_s)
+        # over 10-90 % of what this run has left: a resumed build skips its committed batches
+        # (embedding is about 60 % of an uninterrupted build here, the rest the dense index, the
+        # tables and publishing), so drawing over a whole build's length lets later runs finish first
+        committed = len(list((index / "builds" / ".staging").glob("batch-*")))
+        delay = float(rng.uniform(0.1, 0.9) * full_s * (0.4 + 0.6 * (1 - min(committed, batches) / batches)))
         process = start(corpus, index, log)
         time.sleep(delay)
         finished = process.poll() is not None
