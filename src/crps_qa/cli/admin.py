@@ -140,7 +140,8 @@ def serve(
     several times faster than torch's default under concurrent requests (see bench/RESULTS.md).
 
     With --workers N, N processes share the port; each loads the model and memory-maps the index
-    build, and each picks up a new build on its own (README "Scaling out").
+    build, runs cores/N encoder threads (unless embed_threads is set) and picks up a new build on its
+    own (README "Scaling out").
 
     Examples: crps-qa serve
               crps-qa serve --port 8080 --index other-index
@@ -156,6 +157,11 @@ def serve(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(ConfigError(f"Invalid option: {problems}.")) from exc
     if workers > 1:  # each worker process builds its app with worker_app(), from the same settings
+        # N processes on one machine share its cores rather than each running one thread per core
+        share = max(1, (os.cpu_count() or 1) // workers)
+        if settings.embed_threads == 0:
+            settings = settings.model_copy(update={"embed_threads": share})
+        threads = threads or share
         os.environ[WORKER_OPTIONS] = json.dumps({"settings": settings.model_dump(mode="json", exclude_unset=True),
                                                  "poll": poll, "threads": threads})
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, host=settings.api_host,
