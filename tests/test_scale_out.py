@@ -36,6 +36,22 @@ def test_each_serve_worker_builds_its_app_from_the_serve_options(monkeypatch, tm
         assert worker.state.service.settings.api_port == 8123
 
 
+def test_serve_workers_share_the_cores_unless_told_otherwise(monkeypatch, tmp_path):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv(admin.WORKER_OPTIONS, raising=False)
+    index = str(tmp_path / "index")
+    CliRunner().invoke(app, ["serve", "--index", index, "--workers", "4"])
+    assert calls[-1]["workers"] == 4
+    assert json.loads(os.environ[admin.WORKER_OPTIONS])["settings"]["embed_threads"] == 2  # 8 cores / 4
+    CliRunner().invoke(app, ["serve", "--index", index, "--workers", "4"], env={"CRPS_QA_EMBED_THREADS": "3"})
+    assert json.loads(os.environ[admin.WORKER_OPTIONS])["settings"]["embed_threads"] == 3  # set: kept
+    monkeypatch.delenv(admin.WORKER_OPTIONS)
+
+
 @pytest.mark.server
 def test_every_serve_worker_switches_to_a_new_build(tiny_settings, fake_embedder, tmp_path):
     first = build(tiny_settings, fake_embedder).build_dir.name
