@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,23 +36,21 @@ SPELLING_WORD = re.compile(r"[A-Za-z]+")  # what the speller counts
 VOCABULARY_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")  # what the coverage check knows
 
 
+def _lower_words(texts: Iterable[str], expansions: Sequence[tuple[str, str]], pattern: re.Pattern[str]
+                 ) -> Iterator[str]:
+    """Lower-cased ``pattern`` words of ``texts`` and of both sides of each abbreviation."""
+    for text in chain(texts, (f"{short} {long}" for short, long in expansions)):
+        yield from (w.lower() for w in pattern.findall(text))
+
+
 def speller_counts(texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> Counter[str]:
     """Lower-cased word counts of ``texts``, plus both sides of the corpus's abbreviations."""
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(w.lower() for w in SPELLING_WORD.findall(text))
-    for short, long in expansions:
-        counts.update(w.lower() for w in SPELLING_WORD.findall(f"{short} {long}"))
-    return counts
+    return Counter(_lower_words(texts, expansions, SPELLING_WORD))
 
 
 def vocabulary(texts: Iterable[str], expansions: Sequence[tuple[str, str]] = ()) -> frozenset[str]:
     """Every lower-cased word of ``texts`` and of the abbreviations, and each part of a hyphenated one."""
-    words: set[str] = set()
-    for text in texts:
-        words.update(w.lower() for w in VOCABULARY_WORD.findall(text))
-    for short, long in expansions:
-        words.update(w.lower() for w in VOCABULARY_WORD.findall(f"{short} {long}"))
+    words = set(_lower_words(texts, expansions, VOCABULARY_WORD))
     return frozenset(words | {p for w in words for p in w.split("-") if p})
 
 
