@@ -258,7 +258,9 @@ def load_index(index_dir: Path, *, model: str | None = None, dimension: int | No
         dense = read_dense(build / "dense.faiss", index_type=manifest.get("dense", {}).get("index_type", "flat"))
         vectors = read_vectors(build / "vectors.npy", dense)
         docs = orjson.loads((build / "documents.json").read_bytes())
-        passages = PassageTable.open(build, list(docs)) or read_passages(build)  # read on demand / all now
+        passages = PassageTable.open(build, list(docs))  # read on demand; None for an older build:
+        if passages is None:
+            passages = read_passages(build)  # every passage parsed now
         bm25 = Bm25Index.load(build / "bm25", size=len(passages))
         expansions = [(a, b) for a, b in json.loads((build / "expansions.json").read_text(encoding="utf-8"))]
         sentences = SentenceTable.load(build / "sentences.npz")
