@@ -146,12 +146,7 @@ def server(tiny_settings, tmp_path):
         yield client
     finally:
         client.close()
-        os.kill(process.pid, 15)  # SIGTERM: uvicorn shuts down gracefully
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, 9)
-            process.wait()
+        stop_server(process, timeout=15)
         log.close()
 
 
@@ -173,3 +168,13 @@ def test_real_server_starts_without_an_index_becomes_ready_and_swaps_builds(
     assert server.post("/ask", json={"question": "What was the maximum infusion rate?"}).status_code == 200
 
     swap_under_load(server, tiny_settings, fake_embedder, threads=8)
+
+
+def stop_server(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM (uvicorn shuts down gracefully, stopping its workers), then SIGKILL after ``timeout`` s."""
+    os.kill(process.pid, 15)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, 9)
+        process.wait()

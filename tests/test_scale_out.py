@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from crps_qa.cli import admin, app
 from crps_qa.index.build import build
-from test_api_server import TESTS, free_port, wait_for
+from test_api_server import TESTS, free_port, stop_server, wait_for
 
 
 def test_index_on_ray_without_ray_installed_says_which_extra_to_install(monkeypatch, tiny_corpus, tmp_path):
@@ -80,9 +80,4 @@ def test_every_serve_worker_switches_to_a_new_build(tiny_settings, fake_embedder
         second = build(tiny_settings, fake_embedder).build_dir.name
         wait_for(lambda: builds() == {second}, timeout=60, what="every worker to switch to the new build")
     finally:
-        os.kill(process.pid, 15)  # SIGTERM: uvicorn stops its workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, 9)
-            process.wait()
+        stop_server(process, timeout=30)
