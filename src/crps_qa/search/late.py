@@ -39,6 +39,7 @@ from crps_qa.index.match_text import match_text
 from crps_qa.index.store import IndexData
 from crps_qa.ingest.abbrev import QueryExpander
 from crps_qa.ingest.chunk import split_sentences
+from crps_qa.search.products import TokenProducts
 from crps_qa.vocab import IGNORED, idf_from_df, idf_table
 
 TOKEN_CACHE = 20_000  # sentences whose token vectors are kept (~45 KB each: at most about 0.9 GB)
@@ -73,6 +74,7 @@ class WordMatcher:
         self._cache: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
         self._titles: dict[str, TokenVectors] = {}
         self._memo: OrderedDict[bytes, dict[tuple[str, int, int], np.ndarray]] = OrderedDict()  # see _best
+        self.products = TokenProducts()  # the question x word-piece cosines
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ scores
@@ -96,13 +98,17 @@ class WordMatcher:
         q = asked.vectors[keep]
         keys = sorted({(doc_id, a, b) for doc_id, spans in units for a, b in spans})
         best = self._best(q, keys)
-        titles = self.title_vectors(sorted({doc_id for doc_id, _ in units}))
-        by_title = {doc_id: TITLE_WEIGHT * best_cosines(q, tv) for doc_id, tv in titles.items()}
-        out: list[float | None] = []
-        for doc_id, spans in units:
-            per_piece = np.max([best[(doc_id, a, b)] for a, b in spans] + [by_title[doc_id]], axis=0)
-            out.append(float(np.clip(per_piece, 0.0, 1.0) @ weights))
-        return out
+        doc_ids = sorted({doc_id for doc_id, _ in units})
+        titles = self.title_vectors(doc_ids)
+        # one row per sentence, then one per paper's title line; each unit takes, per question
+        # piece, the best of its sentences' rows and its title's row
+        rows = np.stack([best[key] for key in keys]
+                        + [TITLE_WEIGHT * b for b in self.products.best_of_many(q, [titles[d] for d in doc_ids])])
+        row_of = {key: i for i, key in enumerate(keys)} | {d: len(keys) + i for i, d in enumerate(doc_ids)}
+        picks = [row_of[key] for doc_id, spans in units for key in [*((doc_id, a, b) for a, b in spans), doc_id]]
+        starts = np.cumsum([0] + [len(spans) + 1 for _, spans in units[:-1]])
+        per_piece = np.maximum.reduceat(rows[picks], starts, axis=0)
+        return [float(score) for score in np.clip(per_piece, 0.0, 1.0) @ weights]
 
     def _best(self, q: np.ndarray, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], np.ndarray]:
         """Each sentence's best cosine per question piece. Remembered for the last few questions:
@@ -116,7 +122,7 @@ class WordMatcher:
                 self._memo.popitem(last=False)
             need = [key for key in keys if key not in memo]
         if need:
-            computed = dict(zip(need, best_cosines_of_many(q, self.token_vectors(need)), strict=True))
+            computed = dict(zip(need, self.products.best_of_many(q, self.token_vectors(need)), strict=True))
             with self._lock:
                 memo.update(computed)
         return {key: memo[key] for key in keys}
@@ -208,29 +214,6 @@ class WordMatcher:
         """How many sentences' token vectors are cached."""
         with self._lock:
             return len(self._cache)
-
-
-def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
-    """For each question piece (rows of ``question``), its best cosine with any of ``tokens``."""
-    if not len(tokens.vectors):
-        return np.zeros(len(question), dtype=np.float32)
-    return (question @ tokens.vectors.T).max(axis=1)
-
-
-def best_cosines_of_many(question: np.ndarray, sentences: Sequence[TokenVectors]) -> list[np.ndarray]:
-    """:func:`best_cosines` of each sentence, from one matrix product over all of them (hundreds
-    of tiny products cost far more than one large one)."""
-    sizes = np.array([len(tv.vectors) for tv in sentences], dtype=np.int64)
-    out = [np.zeros(len(question), dtype=np.float32)] * len(sentences)
-    filled = np.flatnonzero(sizes)
-    if not len(filled):
-        return out
-    similarities = question @ np.concatenate([sentences[i].vectors for i in filled]).T
-    starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
-    best = np.maximum.reduceat(similarities, starts, axis=1)
-    for column, i in enumerate(filled):
-        out[i] = best[:, column]
-    return out
 
 
 def is_content_piece(piece: str) -> bool:
