@@ -8,14 +8,15 @@
     python bench/vs_txtai.py ... --docs 500 --queries 100   # a subset, for a busy machine
     python bench/vs_txtai.py ... --only txtai > t.json   # one system; then --combine c.json t.json
 
-Each system runs in its own subprocess (peak RSS is that process's own high-water mark), one torch
-and one FAISS thread, from nothing: build time includes every vector it encodes (crps-qa: documents
-and their sentences; txtai: documents), so no vector cache is used. Query time is per query,
-encoding included, top 100. nDCG@10 from ranx. crps-qa runs its configured pipeline
-(``Settings()``: hybrid mode, the encoder and backend the environment selects), on the BEIR path of
-``crps-qa eval --beir`` (one unit per document), with the sentences' token vectors stored at build
-time as ``crps-qa index`` stores them, and the title lines' token vectors encoded before the
-first query (as the service does when it loads an index; counted in build time). Each query is
+Each system runs in its own subprocess (peak RSS is that process's own high-water mark) with the
+same threads (``--threads``, default 1: each system's encoder, torch or ONNX Runtime, and FAISS),
+from nothing: build time includes every vector it encodes (crps-qa: documents and their sentences;
+txtai: documents), so no vector cache is used. Query time is per query, encoding included, top
+100. nDCG@10 from ranx. crps-qa runs its configured pipeline (``Settings()``: hybrid mode, the
+encoder and backend the environment selects), on the BEIR path of ``crps-qa eval --beir`` (one unit
+per document), with the sentences' token vectors stored at build time as ``crps-qa index`` stores
+them (from the sentences' one pass), and the title lines' token vectors encoded before the first
+query (as the service does when it loads an index; counted in build time). Each query is
 encoded once for its vector and token vectors, as ``Pipeline.search`` does. txtai runs its published default hybrid
 (``hybrid=True``: FAISS, which becomes IVF above 5,000 rows, plus BM25) on the same MiniLM folder.
 """
@@ -36,12 +37,12 @@ import numpy as np
 SYSTEMS = ("crps-qa", "txtai")
 
 
-def _threads() -> None:
+def _threads(threads: int) -> None:
     import faiss
     import torch
 
-    torch.set_num_threads(1)
-    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
 
 
 def _ndcg(qrels: dict, run: dict) -> float:
@@ -79,24 +80,22 @@ def load_subset(directory: Path, docs: int | None, queries: int | None) -> tuple
     return corpus, questions, qrels
 
 
-def run_crps_qa(directory: Path, docs: int | None = None, queries: int | None = None) -> dict:
+def run_crps_qa(directory: Path, docs: int | None = None, queries: int | None = None, threads: int = 1) -> dict:
     from crps_qa.evaluate.beir import build_beir_index
-    from crps_qa.index.build import token_table
-    from crps_qa.index.embed import load_embedder
+    from crps_qa.index.embed import embedder_for
     from crps_qa.query.analyzer import QueryAnalyzer
     from crps_qa.search.fusion import ranked
     from crps_qa.search.retrieve import Retriever
     from crps_qa.settings import Settings
 
-    _threads()
-    settings = Settings()
+    _threads(threads)
+    settings = Settings(embed_threads=threads)
     corpus, queries, qrels = load_subset(directory, docs, queries)
-    embedder = load_embedder(settings.model)  # as `crps-qa eval --beir` loads it
+    embedder = embedder_for(settings)  # as `crps-qa eval --beir` loads it, on ``threads`` intra-op threads
     started = time.perf_counter()
+    # documents, their sentences and the sentences' token vectors (one pass gives a sentence's
+    # vector and its token vectors), as `crps-qa eval --beir` builds them
     data, _, _ = build_beir_index(corpus, embedder, batch_size=settings.batch_size, cache=None)
-    # the sentences' token vectors too, as `crps-qa index` stores them (else each query encodes them)
-    # (token_table reads a document without cleaned text as its one passage, as beir.py does)
-    data.tokens = token_table(data, embedder, embedder.name, batch_size=settings.batch_size)[0]
     retriever, analyzer = Retriever(data, embedder, settings), QueryAnalyzer(data, embedder, settings)
     if retriever.matcher is not None:  # the title lines' token vectors, as the service warms them at load
         retriever.matcher.title_vectors([d["_id"] for d in corpus])
@@ -109,16 +108,18 @@ def run_crps_qa(directory: Path, docs: int | None = None, queries: int | None = 
         times.append(time.perf_counter() - began)
         run[qid] = {data.passages[r].chunk_id: scores[r] for r in ranked(scores)[:100]} or {"<none>": 0.0}
     return _summary("crps-qa", build_s, times, qrels, run, embedder=type(embedder).__name__,
-                    sentences=len(data.sentences), token_table=data.tokens is not None, documents=len(corpus))
+                    sentences=len(data.sentences), token_table=data.tokens is not None, documents=len(corpus),
+                    threads=threads)
 
 
-def run_txtai(directory: Path, exact: bool, docs: int | None = None, queries: int | None = None) -> dict:
+def run_txtai(directory: Path, exact: bool, docs: int | None = None, queries: int | None = None, threads: int = 1
+              ) -> dict:
     from txtai import Embeddings
 
     from crps_qa.evaluate.beir import unit_text
     from crps_qa.index.embed import resolve_model_path
 
-    _threads()
+    _threads(threads)
     corpus, queries, qrels = load_subset(directory, docs, queries)
     config = {"path": str(resolve_model_path("all-MiniLM-L6-v2")), "hybrid": True, "content": False}
     if exact:
@@ -134,7 +135,8 @@ def run_txtai(directory: Path, exact: bool, docs: int | None = None, queries: in
         times.append(time.perf_counter() - began)
         run[qid] = {str(uid): float(score) for uid, score in found} or {"<none>": 0.0}
     return _summary("txtai-exact" if exact else "txtai", build_s, times, qrels, run,
-                    dense_index="IDMap,Flat" if exact else "default (IVF above 5,000 rows)", documents=len(corpus))
+                    dense_index="IDMap,Flat" if exact else "default (IVF above 5,000 rows)", documents=len(corpus),
+                    threads=threads)
 
 
 def _child(system: str, directory: Path, subset: list[str]) -> dict:
@@ -152,10 +154,12 @@ def main() -> None:
     parser.add_argument("--only", choices=[*SYSTEMS, "txtai-exact"], help="run one system, print its JSON line")
     parser.add_argument("--docs", type=int, help="a subset: the judged documents plus others up to this many")
     parser.add_argument("--queries", type=int, help="a subset: the first this many test queries")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for each system's encoder (torch / ONNX Runtime) and FAISS (default 1)")
     parser.add_argument("--combine", nargs="+", type=Path, help="files of --only lines (crps-qa first): the table")
     args = parser.parse_args()
     if args.only:
-        subset = {"docs": args.docs, "queries": args.queries}
+        subset = {"docs": args.docs, "queries": args.queries, "threads": args.threads}
         result = (run_crps_qa(args.beir, **subset) if args.only == "crps-qa"
                   else run_txtai(args.beir, args.only == "txtai-exact", **subset))
         print(json.dumps(result))
@@ -164,7 +168,8 @@ def main() -> None:
     if args.combine:  # e.g. the systems were run side by side, each with --only
         results = [json.loads(path.read_text().strip().splitlines()[-1]) for path in args.combine]
     else:
-        subset = [f"--{name}={value}" for name, value in (("docs", args.docs), ("queries", args.queries)) if value]
+        subset = [f"--{name}={value}" for name, value in
+                  (("docs", args.docs), ("queries", args.queries), ("threads", args.threads)) if value]
         results = [_child(system, args.beir, subset) for system in systems]
     ours = results[0]
     for other in results[1:]:
