@@ -219,6 +219,10 @@ def test_http_ask_carries_a_receipt(client, pipeline):
     assert receipt["request"]["question"] == "What was the dose of ketamine?" and receipt["request"]["k"] == 3
     assert receipt["settings"]["refusal_threshold"] == 0.43
     assert receipt["settings"]["hybrid_stages"] == list(Settings().hybrid_stages)  # as JSON has it
+    # every setting that can change an answer, including the verdict's second opinion and the
+    # dense index's size threshold; not where files are or how fast vectors are computed
+    assert receipt["settings"]["second_opinion"] == "none" and receipt["settings"]["exact_search_below"] == 50_000
+    assert not {"index_dir", "embed_threads", "api_port", "batch_size"} & set(receipt["settings"])
     assert set(receipt["papers"]) == {"case", "cohort", "review"}
     assert all(len(c["passage_sha256"]) == 64 for c in receipt["citations"]) and receipt["citations"]
     again = client.post("/ask", json={"question": "What was the dose of ketamine?", "k": 3}).json()["receipt"]

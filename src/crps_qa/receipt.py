@@ -25,10 +25,14 @@ from crps_qa.settings import Settings
 from crps_qa.types import Answer
 
 RECEIPT_VERSION = 1
-# The settings that change what is ranked or answered (not paths, ports or batch sizes).
-ANSWER_SETTINGS = ("model", "chunk_max_words", "chunk_overlap_sentences", "fusion", "rrf_k", "dense_weight",
-                   "sentence_weight", "rescore_depth", "match_weight", "doc_weight", "hybrid_stages", "dense_stages",
-                   "candidates", "query_expansion", "spelling_correction", "refusal_threshold", "default_k")
+# Settings that cannot change what is ranked or answered: where things are, how fast or in what
+# batches they are computed, how the services are reached, the limits a request is checked
+# against. Every other setting is in a receipt, so a setting added later is recorded by default.
+NOT_ANSWER_SETTINGS = frozenset({
+    "corpus_dir", "index_dir", "embed_cache_dir", "embed_threads", "second_opinion_dir", "max_k",
+    "max_query_chars", "batch_size", "index_batch_documents", "api_host", "api_port", "ui_port", "api_url",
+})
+ANSWER_SETTINGS = tuple(name for name in Settings.model_fields if name not in NOT_ANSWER_SETTINGS)
 
 
 def sha256(text: str) -> str:

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     exact_search_below: int = Field(
         50_000, ge=0,
         description="Passages below which the dense index is exact (FAISS flat); from this size on it is HNSW "
-        "(IVF from 250,000), tuned at build time to recall@10 >= 0.98 against exact search (bench/RESULTS.md).",
+        "(IVF from 2,000,000), tuned at build time to recall@10 >= 0.98 against exact search (bench/RESULTS.md).",
     )
     api_host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP service.")
