@@ -43,6 +43,8 @@ IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (de
 KOpt = Annotated[int | None, typer.Option("--k", "-k", help="Number of passages (1-50).")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON lines on stdout.")]
+DocOpt = Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")]
+QueriesOpt = Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")]
 AsTypedOpt = Annotated[bool, typer.Option("--as-typed", help="Do not correct words that look like typos.")]
 DesignOpt = Annotated[list[str] | None, typer.Option("--design", help="Only papers of this design (repeatable), "
                       "e.g. 'case report', 'retrospective cohort'.")]
@@ -138,8 +140,8 @@ def search(
     query: Annotated[str | None, typer.Argument(help="The question.")] = None,
     k: KOpt = None,
     mode: ModeOpt = "hybrid",
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,
-    queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,
+    doc: DocOpt = None,
+    queries: QueriesOpt = None,
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
     as_typed: AsTypedOpt = False,
@@ -203,8 +205,8 @@ def ask(
     question: Annotated[str | None, typer.Argument(help="The question.")] = None,
     k: KOpt = None,
     mode: ModeOpt = "hybrid",
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,  # noqa: E501
-    queries: Annotated[Path | None, typer.Option("--queries", help="JSON lines with id and question.")] = None,  # noqa: E501
+    doc: DocOpt = None,
+    queries: QueriesOpt = None,
     as_json: JsonOpt = False,
     index_dir: IndexOpt = None,
     as_typed: AsTypedOpt = False,
