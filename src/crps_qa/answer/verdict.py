@@ -82,12 +82,13 @@ import numpy as np
 
 from crps_qa.answer.candidates import ANSWER_TYPES, answer_type_match, shares_sentence
 from crps_qa.errors import CrpsQaError
-from crps_qa.search.late import TITLE_WEIGHT, best_cosines, is_content_piece
+from crps_qa.search.late import TITLE_WEIGHT, is_content_piece
 
 if TYPE_CHECKING:  # the answerer imports this module; only type hints go the other way
     from crps_qa.answer.answerer import Answerer
     from crps_qa.answer.candidates import Scored
     from crps_qa.answer.second_opinion import SentenceScorer
+    from crps_qa.index.embed import TokenVectors
     from crps_qa.query.analyzer import Query
 
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
@@ -194,6 +195,14 @@ def weakest_piece(answerer: Answerer, query: Query, best: Scored) -> float:
     title = matcher.title_vectors([best.doc_id])[best.doc_id]
     per_piece = np.max([best_cosines(q, tv) for tv in sentences] + [TITLE_WEIGHT * best_cosines(q, title)], axis=0)
     return float(np.clip(per_piece, 0.0, 1.0).min())
+
+
+def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
+    """For each question piece (rows of ``question``), its best cosine with any of ``tokens`` (0 when
+    there are none). A few sentences per ask: a plain product is enough here."""
+    if not len(tokens.vectors):
+        return np.zeros(len(question), dtype=np.float32)
+    return (question @ np.asarray(tokens.vectors, dtype=np.float32).T).max(axis=1)
 
 
 def paper_gap(answerer: Answerer, query: Query, quoted: str, papers: set[str]) -> float:
