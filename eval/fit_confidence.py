@@ -4,16 +4,18 @@
     python eval/fit_confidence.py --reuse         # refit from eval/confidence_features.jsonl
     python eval/fit_confidence.py --holdout eval/holdout3.jsonl   # score a new set with the fitted model
 
-Every set (eval, probe, holdout, holdout2, typos) is held out in turn: the model is fitted on the
-others, its thresholds chosen on those others' own leave-one-set-out estimates, and the held-out
-set is scored. eval/questions.jsonl and eval/typos.jsonl ask the same questions (typos added), so
-one is never in the training data when the other is held out. The committed model is fitted on all
-five sets, with thresholds chosen on the pooled leave-one-set-out estimates.
+Every set (eval, probe, holdout, holdout2, typos, holdout3, holdout4) is held out in turn: the model
+is fitted on the others, its thresholds chosen on those others' own leave-one-set-out estimates, and
+the held-out set is scored. eval/questions.jsonl and eval/typos.jsonl ask the same questions (typos
+added), so one is never in the training data when the other is held out. The committed model is
+fitted on all seven sets, with thresholds chosen on the pooled leave-one-set-out estimates.
+holdout5 is not among them: it is run once, after every choice (eval/TUNING.md).
 
 Questions are asked with the second opinion (all-mpnet-base-v2, when installed) switched on, so the
-feature cache holds its features too; three feature sets are compared each set held out in turn:
-FEATURES (written to confidence.json), FEATURES with the specific-term features (TRIED, not kept)
-and FEATURES with the second opinion's (written to confidence-mpnet.json).
+feature cache holds its features too; four feature sets are compared each set held out in turn:
+FEATURES (written to confidence.json), FORMER (the 19 features of the first two passes), FORMER with
+the specific-term features (TRIED, not kept) and FEATURES with the second opinion's (written to
+confidence-mpnet.json).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from crps_qa.answer.verdict import (
     COEFFICIENTS,
     COEFFICIENTS_SECOND,
     FEATURES,
+    FORMER,
     SECOND_FEATURES,
     TRIED,
     Confidence,
@@ -42,6 +45,7 @@ from crps_qa.evaluate.calibration import (
     estimates,
     fit,
     labels,
+    risk_coverage,
     verdict_metrics,
     verdicts,
 )
@@ -49,15 +53,15 @@ from crps_qa.evaluate.harness import load_questions
 
 HERE = Path(__file__).resolve().parent
 SETS = {"eval": "questions.jsonl", "probe": "probe.jsonl", "holdout": "holdout.jsonl", "holdout2": "holdout2.jsonl",
-        "typos": "typos.jsonl"}
+        "typos": "typos.jsonl", "holdout3": "holdout3.jsonl", "holdout4": "holdout4.jsonl"}
 TWINS = {"eval": "typos", "typos": "eval"}  # the same questions, so never on both sides of a split
 FEATURE_CACHE = HERE / "confidence_features.jsonl"
 PRECISION_TARGET = 0.86  # answered precision asked of the training estimates (0.85 required, a little slack)
 MIN_ANSWERED = 10  # a threshold must keep at least this many training answers (no precision of 1 out of 1)
 NOT_FOUND_BUDGET = 0.08  # answerable questions allowed not_found on the training estimates (0.10 required)
 C = 0.3  # inverse L2 strength of the logistic regression (pooled leave-one-set-out AUROC flat from 0.1 to 3)
-VARIANTS = {"without mpnet": FEATURES, "with specific-term features (tried)": FEATURES + TRIED,
-            "with mpnet": FEATURES + SECOND_FEATURES}
+VARIANTS = {"without mpnet": FEATURES, "former 19 features": FORMER,
+            "former 19 + specific-term features (tried)": FORMER + TRIED, "with mpnet": FEATURES + SECOND_FEATURES}
 
 
 def choose_thresholds(records: list[Record], p: np.ndarray, *, floor: float) -> tuple[float, float]:
@@ -179,6 +183,9 @@ def main() -> None:
         print("weights (standardised):",
               json.dumps({k: round(v, 3) for k, v in zip(features, final.weights, strict=True)}))
         print(f"thresholds: answered >= {final.answer_threshold:.3f}, not_found < {final.uncertain_threshold:.3f}")
+        print("pooled risk-coverage (precision of answering the most confident):",
+              ", ".join(f"{x['precision']:.3f} at {x['coverage']:.2f}"
+                        for x in risk_coverage(pooled, p, (0.3, 0.4, 0.5))))
     for variant, path in (("without mpnet", COEFFICIENTS), ("with mpnet", COEFFICIENTS_SECOND)):
         if variant in finals:
             write(finals[variant], path)
@@ -186,7 +193,8 @@ def main() -> None:
 
 def write(final: Confidence, path: Path) -> None:
     path.write_text(json.dumps({
-        "note": "fitted by eval/fit_confidence.py on eval, probe, holdout, holdout2 and typos (see eval/TUNING.md)",
+        "note": "fitted by eval/fit_confidence.py on eval, probe, holdout, holdout2, typos, holdout3 and holdout4 "
+                "(see eval/TUNING.md)",
         "features": list(final.features), "means": list(final.means), "scales": list(final.scales),
         "weights": list(final.weights), "intercept": final.intercept, "answer_threshold": final.answer_threshold,
         "uncertain_threshold": final.uncertain_threshold,

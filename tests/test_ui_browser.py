@@ -31,7 +31,7 @@ SCREENSHOT = REPO / "docs" / "screenshot-answer.png"
 UNCERTAIN_SHOT = REPO / "docs" / "screenshot-uncertain.png"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ANSWERABLE = "What was the highest ketamine infusion rate?"
+ANSWERABLE = "How long did her pain relief usually last after a ketamine treatment?"  # answered (issue 16 third pass)
 OFF_TOPIC = "Who won the football World Cup in 1998?"
 UNCERTAIN_QUESTION = "Can I drive after a ketamine infusion?"  # on topic, unanswered: issue 16's example
 

@@ -1,6 +1,7 @@
-"""The verdict's features beyond the answerer's own scores (answer/verdict.py): specific-term coverage
-and the second opinion of an independent sentence model (answer/second_opinion.py), with hand-made
-vectors and IDFs; the split model archive unpacked from fake parts."""
+"""The verdict's features beyond the answerer's own scores (answer/verdict.py): specific-term coverage,
+the question's weakest word, the gap to a paper that covers the question better, and the second opinion
+of an independent sentence model (answer/second_opinion.py), with hand-made vectors and IDFs; the split
+model archive unpacked from fake parts."""
 
 import io
 import json
@@ -17,14 +18,18 @@ from crps_qa.answer.verdict import (
     FEATURES,
     SECOND_CANDIDATES,
     SECOND_FEATURES,
-    TRIED,
+    SIGNALS,
     Confidence,
+    paper_gap,
     second_opinion_features,
     specific_features,
+    weakest_piece,
 )
 from crps_qa.errors import ModelError
 from crps_qa.index.build import build
+from crps_qa.index.embed import TokenVectors
 from crps_qa.pipeline import Pipeline
+from crps_qa.search.late import TITLE_WEIGHT
 from crps_qa.settings import Settings
 
 
@@ -78,6 +83,71 @@ def test_specific_terms_are_the_rare_ones_and_their_coverage_is_idf_weighted():
     assert everything == {"specific_focus": 1.0, "passage_focus": 1.0, "missing_idf": 0.0}
 
 
+def unit(*rows):
+    return np.array(rows, dtype=np.float32)
+
+
+class FixedMatcher:
+    """Token vectors by sentence span and by paper title, as the word matcher gives them."""
+
+    def __init__(self, sentences, title):
+        self.sentences, self.title = sentences, title
+
+    def token_vectors(self, keys):
+        return [TokenVectors((), self.sentences[(a, b)]) for _, a, b in keys]
+
+    def title_vectors(self, doc_ids):
+        return {d: TokenVectors((), self.title) for d in doc_ids}
+
+
+def test_the_weakest_question_word_sets_piece_min():
+    # question pieces "heart" (1, 0, 0), "rate" (0, 1, 0); "what" is a question word, "?" punctuation
+    query = SimpleNamespace(tokens=TokenVectors(("what", "heart", "rate", "?"),
+                                                unit([0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1])))
+    # sentence 1 has "heart" exactly and (0.6, 0.8, 0): "rate" at 0.8; sentence 2 has (0, 0.6, 0.8): "rate" at 0.6
+    matcher = FixedMatcher({(0, 10): unit([1, 0, 0], [0.6, 0.8, 0]), (11, 20): unit([0, 0.6, 0.8])},
+                           title=unit([0, 0, 1]))
+    answerer = SimpleNamespace(matcher=matcher)
+    pair = SimpleNamespace(doc_id="d", spans=((0, 10), (11, 20)), match=0.5)
+    assert weakest_piece(answerer, query, pair) == pytest.approx(0.8)  # heart 1.0, rate max(0.8, 0.6) = 0.8
+    second = SimpleNamespace(doc_id="d", spans=((11, 20),), match=0.5)
+    assert weakest_piece(answerer, query, second) == pytest.approx(0.0)  # "heart" is orthogonal to it: 0
+
+
+def test_a_title_word_counts_at_the_title_weight_for_piece_min():
+    query = SimpleNamespace(tokens=TokenVectors(("mackay", "dose"), unit([1, 0], [0, 1])))
+    matcher = FixedMatcher({(0, 5): unit([0, 1])}, title=unit([1, 0]))
+    best = SimpleNamespace(doc_id="d", spans=((0, 5),), match=0.5)
+    assert weakest_piece(SimpleNamespace(matcher=matcher), query, best) == pytest.approx(TITLE_WEIGHT)
+
+
+def test_piece_min_is_the_match_without_token_vectors():
+    best = SimpleNamespace(doc_id="d", spans=((0, 5),), match=0.42)
+    assert weakest_piece(SimpleNamespace(matcher=None), SimpleNamespace(tokens=None), best) == 0.42
+    only_stop_words = SimpleNamespace(tokens=TokenVectors(("what", "?"), unit([1, 0], [0, 1])))
+    assert weakest_piece(SimpleNamespace(matcher=object()), only_stop_words, best) == 0.42
+
+
+def paper_answerer(texts: dict[str, str], titles: dict[str, str]):
+    return SimpleNamespace(
+        paper_terms={},
+        data=SimpleNamespace(texts={d: SimpleNamespace(text=t) for d, t in texts.items()},
+                             documents={d: SimpleNamespace(title=t) for d, t in titles.items()}),
+        analyzer=SimpleNamespace(terms=lambda text: text.lower().split()),
+    )
+
+
+def test_paper_gap_is_how_much_better_another_paper_covers_the_question():
+    answerer = paper_answerer({"a": "opioid dose fell", "b": "the opioid dose"},
+                              {"a": "Amputation case", "b": "Rotterdam cohort"})
+    query = SimpleNamespace(terms={"rotterdam": 3.0, "opioid": 1.0, "dose": 1.0})  # IDF weights, total 5
+    # paper a has opioid + dose: 2 / 5; paper b has them and "rotterdam" in its title: 5 / 5
+    assert paper_gap(answerer, query, "a", {"a", "b"}) == pytest.approx(1.0 - 2 / 5)
+    assert paper_gap(answerer, query, "b", {"a", "b"}) == 0.0  # the best paper is quoted
+    assert set(answerer.paper_terms) == {"a", "b"}  # each paper read once, then kept
+    assert paper_gap(answerer, SimpleNamespace(terms={}), "a", {"a", "b"}) == 0.0
+
+
 def split_zip(tmp_path, sizes=3):
     """A sentence-transformers-like folder zipped (with a Windows desktop.ini) and cut into parts."""
     buffer = io.BytesIO()
@@ -119,7 +189,7 @@ def test_ask_with_a_second_opinion_encodes_the_question_and_a_few_candidates(tin
     build(tiny_settings, fake_embedder)
     pipeline = Pipeline.open(tiny_settings, embedder=fake_embedder)
     without = dict(pipeline.ask("What was the maximum infusion rate?").signals)
-    assert not set(SECOND_FEATURES) & set(without) and set(FEATURES + TRIED) <= set(without)
+    assert not set(SECOND_FEATURES) & set(without) and set(SIGNALS) <= set(without)
     scorer = FixedScorer([[1, 0], [0, 1]] + [[0, 0]] * (SECOND_CANDIDATES - 1))
     pipeline.parts.answerer.second = scorer
     signals = dict(pipeline.ask("What was the maximum infusion rate?").signals)
@@ -129,6 +199,11 @@ def test_ask_with_a_second_opinion_encodes_the_question_and_a_few_candidates(tin
     assert len(scorer.seen) == 1 and 2 <= len(scorer.seen[0]) <= SECOND_CANDIDATES + 1
     assert scorer.seen[0][0] == "What was the maximum infusion rate?"
     assert {k: signals[k] for k in FEATURES} == pytest.approx({k: without[k] for k in FEATURES})
+
+
+def test_the_committed_model_uses_the_chosen_features():
+    assert list(Confidence.load().features) == list(FEATURES)
+    assert {"piece_min", "paper_gap"} <= set(FEATURES)
 
 
 def test_the_committed_second_opinion_model_uses_its_features():

@@ -104,6 +104,7 @@ class Answerer:
         # word-by-word matching needs the model's token vectors; without them `match` is the cosine
         self.matcher = matcher
         self.refusal_threshold = refusal_threshold
+        self.paper_terms: dict[str, frozenset[str]] = {}  # each paper's terms, for the verdict's paper_gap
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # encoded here (index without sentences)
         self._lock = threading.Lock()
 

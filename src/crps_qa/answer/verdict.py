@@ -26,7 +26,20 @@ Features come from evidence the pipeline already has (issue 16), all in about [0
 * ``papers``     distinct papers among the five best candidates, of 5;
 * ``retrieval_margin`` the fused-score gap between the two best passages, relative to the best;
 * ``match_gap``  the best candidate's match minus the mean match of the ten best;
-* ``question_terms`` content terms in the question, of 10.
+* ``question_terms`` content terms in the question, of 10;
+* ``piece_min``  the weakest word of the question: the lowest, over the question's content word pieces, of
+  its best cosine with a word piece of the best candidate (or of its paper's title line, as in the word
+  matcher). The mean (``match``) forgives one unmatched word; an on-topic question that no paper answers
+  is mostly matched, but the one thing it asks for ("heart rate", "cost", "how long ... last") is not;
+* ``paper_gap``  how much better another paper among the candidates covers the question than the quoted
+  one: the IDF-weighted share of the question's terms found anywhere in a paper (text or title line),
+  best over the candidates' papers minus the quoted paper's. A question about "the Rotterdam patients"
+  answered from the amputation case report has a gap.
+
+The model (FEATURES, eval/TUNING.md 2026-12-01 "third pass") uses ten of them: match, dense, bm25,
+margin, focus, rank, evidence, match_gap, piece_min and paper_gap. The 19-feature model fitted before
+(FORMER) ranked worse on every question set held out in turn except probe, holdout and holdout2 (pooled
+leave-one-set-out AUROC over seven sets 0.68 against 0.74); the others are recorded in ``Answer.signals``.
 
 Recorded in ``Answer.signals`` but left out of the model (TRIED: with them the pooled leave-one-set-out
 AUROC fell from 0.787 to 0.769, eval/TUNING.md 2026-12-01 "second opinion"):
@@ -65,24 +78,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from crps_qa.answer.candidates import ANSWER_TYPES, answer_type_match, shares_sentence
 from crps_qa.errors import CrpsQaError
+from crps_qa.search.late import TITLE_WEIGHT, is_content_piece
 
 if TYPE_CHECKING:  # the answerer imports this module; only type hints go the other way
     from crps_qa.answer.answerer import Answerer
     from crps_qa.answer.candidates import Scored
     from crps_qa.answer.second_opinion import SentenceScorer
+    from crps_qa.index.embed import TokenVectors
     from crps_qa.query.analyzer import Query
 
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
 VERDICTS = (ANSWERED, UNCERTAIN, NOT_FOUND)
-FEATURES = ("match", "dense", "bm25", "agree", "margin", "other_paper", "focus", "type_asked", "type_match",
-            "rank", "evidence", "unknown", "sentences", "answer_focus", "ties", "papers", "retrieval_margin",
-            "match_gap", "question_terms")
+FEATURES = ("match", "dense", "bm25", "margin", "focus", "rank", "evidence", "match_gap", "piece_min", "paper_gap")
+FORMER = ("match", "dense", "bm25", "agree", "margin", "other_paper", "focus", "type_asked", "type_match",
+          "rank", "evidence", "unknown", "sentences", "answer_focus", "ties", "papers", "retrieval_margin",
+          "match_gap", "question_terms")  # the 19-feature model of the first two passes (confidence-mpnet.json)
 TRIED = ("specific_focus", "passage_focus", "missing_idf")  # recorded, not in the model (see module doc)
+SIGNALS = tuple(dict.fromkeys(FEATURES + FORMER + TRIED))  # every feature computed for an answer
 SECOND_FEATURES = ("mpnet", "mpnet_margin", "mpnet_agree")  # only with a second opinion
 TIE = 0.05  # candidates scoring within this of the best one are near ties
 SPECIFIC_SHARE = 0.1  # a question term in fewer than this share of passages is specific
+PAPER_CACHE = 512  # papers whose terms are kept for paper_gap (first in, first out)
 SECOND_CANDIDATES = 5  # candidates the second opinion encodes with the question (the best one first)
 COEFFICIENTS = Path(__file__).with_name("confidence.json")
 COEFFICIENTS_SECOND = Path(__file__).with_name("confidence-mpnet.json")  # fitted with SECOND_FEATURES
@@ -95,7 +115,7 @@ def answer_features(
     """The features of the answer ``chosen[0]`` (see module doc); all zero without candidates."""
     second = getattr(answerer, "second", None)
     if not scored or not chosen:
-        return (dict.fromkeys(FEATURES + TRIED + (SECOND_FEATURES if second is not None else ()), 0.0)
+        return (dict.fromkeys(SIGNALS + (SECOND_FEATURES if second is not None else ()), 0.0)
                 | {"evidence": evidence, "unknown": query.unknown_share})
     question = query.text
     best = chosen[0]
@@ -134,6 +154,8 @@ def answer_features(
         "match_gap": best.match - float(sum(s.match for s in ranked[:10]) / len(ranked[:10])),
         "question_terms": min(len(q_terms), 10) / 10,
         **specific_features(answerer, query, said, set(answerer.analyzer.terms(best.hit.text))),
+        "piece_min": weakest_piece(answerer, query, best),
+        "paper_gap": paper_gap(answerer, query, best.doc_id, {s.doc_id for s in scored}),
     }
     if second is not None:  # ---- the independent scorer (setting second_opinion) ----
         features |= second_opinion_features(second, question, [best, *others[: SECOND_CANDIDATES - 1]])
@@ -154,6 +176,57 @@ def specific_features(answerer: Answerer, query: Query, said: set[str], passage:
         "passage_focus": sum(w for t, w in specific.items() if t in passage) / total if total else 1.0,
         "missing_idf": max(absent, default=0.0) / unseen if unseen > 0 else 0.0,
     }
+
+
+def weakest_piece(answerer: Answerer, query: Query, best: Scored) -> float:
+    """``piece_min`` (see module doc): per content word piece of the question, its best cosine with the
+    candidate's sentences or TITLE_WEIGHT times that with its paper's title line, clipped to [0, 1]; the
+    lowest of them. Without token vectors (no matcher, or a question without content pieces) it is the
+    candidate's ``match``."""
+    matcher = answerer.matcher
+    asked = query.tokens
+    if matcher is None or asked is None:
+        return best.match
+    keep = [i for i, t in enumerate(asked.tokens) if is_content_piece(t)]
+    if not keep:
+        return best.match
+    q = asked.vectors[keep]
+    sentences = matcher.token_vectors([(best.doc_id, a, b) for a, b in best.spans])
+    title = matcher.title_vectors([best.doc_id])[best.doc_id]
+    per_piece = np.max([best_cosines(q, tv) for tv in sentences] + [TITLE_WEIGHT * best_cosines(q, title)], axis=0)
+    return float(np.clip(per_piece, 0.0, 1.0).min())
+
+
+def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
+    """For each question piece (rows of ``question``), its best cosine with any of ``tokens`` (0 when
+    there are none). A few sentences per ask: a plain product is enough here."""
+    if not len(tokens.vectors):
+        return np.zeros(len(question), dtype=np.float32)
+    return (question @ np.asarray(tokens.vectors, dtype=np.float32).T).max(axis=1)
+
+
+def paper_gap(answerer: Answerer, query: Query, quoted: str, papers: set[str]) -> float:
+    """``paper_gap`` (see module doc): best coverage of the question's terms by one of ``papers`` minus
+    that by the ``quoted`` paper."""
+    total = sum(query.terms.values())
+    if not total:
+        return 0.0
+    cover = {d: sum(w for t, w in query.terms.items() if t in paper_terms(answerer, d)) / total
+             for d in papers | {quoted}}
+    return max(cover.values()) - cover[quoted]
+
+
+def paper_terms(answerer: Answerer, doc_id: str) -> frozenset[str]:
+    """The terms of a paper's text and title line, read once per paper (kept on the answerer)."""
+    cache = answerer.paper_terms
+    if doc_id not in cache:
+        text = answerer.data.texts.get(doc_id)
+        info = answerer.data.documents.get(doc_id)
+        words = " ".join(x for x in (text.text if text else "", info.title if info else "") if x)
+        if len(cache) >= PAPER_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[doc_id] = frozenset(answerer.analyzer.terms(words))
+    return cache[doc_id]
 
 
 def second_opinion_features(scorer: SentenceScorer, question: str, candidates: Sequence[Scored]) -> dict[str, float]:
