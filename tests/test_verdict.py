@@ -30,6 +30,7 @@ from crps_qa.index.build import build
 from crps_qa.index.embed import TokenVectors
 from crps_qa.pipeline import Pipeline
 from crps_qa.search.late import TITLE_WEIGHT
+from crps_qa.search.products import TokenProducts
 from crps_qa.settings import Settings
 
 
@@ -92,6 +93,7 @@ class FixedMatcher:
 
     def __init__(self, sentences, title):
         self.sentences, self.title = sentences, title
+        self.products = TokenProducts()
 
     def token_vectors(self, keys):
         return [TokenVectors((), self.sentences[(a, b)]) for _, a, b in keys]

@@ -88,7 +88,6 @@ if TYPE_CHECKING:  # the answerer imports this module; only type hints go the ot
     from crps_qa.answer.answerer import Answerer
     from crps_qa.answer.candidates import Scored
     from crps_qa.answer.second_opinion import SentenceScorer
-    from crps_qa.index.embed import TokenVectors
     from crps_qa.query.analyzer import Query
 
 ANSWERED, UNCERTAIN, NOT_FOUND = "answered", "uncertain", "not_found"
@@ -193,16 +192,9 @@ def weakest_piece(answerer: Answerer, query: Query, best: Scored) -> float:
     q = asked.vectors[keep]
     sentences = matcher.token_vectors([(best.doc_id, a, b) for a, b in best.spans])
     title = matcher.title_vectors([best.doc_id])[best.doc_id]
-    per_piece = np.max([best_cosines(q, tv) for tv in sentences] + [TITLE_WEIGHT * best_cosines(q, title)], axis=0)
+    *of_sentences, of_title = matcher.products.best_of_many(q, [*sentences, title])
+    per_piece = np.max([*of_sentences, TITLE_WEIGHT * of_title], axis=0)
     return float(np.clip(per_piece, 0.0, 1.0).min())
-
-
-def best_cosines(question: np.ndarray, tokens: TokenVectors) -> np.ndarray:
-    """For each question piece (rows of ``question``), its best cosine with any of ``tokens`` (0 when
-    there are none). A few sentences per ask: a plain product is enough here."""
-    if not len(tokens.vectors):
-        return np.zeros(len(question), dtype=np.float32)
-    return (question @ np.asarray(tokens.vectors, dtype=np.float32).T).max(axis=1)
 
 
 def paper_gap(answerer: Answerer, query: Query, quoted: str, papers: set[str]) -> float:
