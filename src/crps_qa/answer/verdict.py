@@ -209,16 +209,23 @@ def paper_gap(answerer: Answerer, query: Query, quoted: str, papers: set[str]) -
 
 
 def paper_terms(answerer: Answerer, doc_id: str) -> frozenset[str]:
-    """The terms of a paper's text and title line, read once per paper (kept on the answerer)."""
+    """The terms of a paper's text and title line, read once per paper (kept on the answerer, the
+    PAPER_CACHE most recently read). Safe when the service's threads share the answerer: no lock,
+    a paper read twice at once is read twice, and an eviction that meets another thread's is skipped."""
     cache = answerer.paper_terms
-    if doc_id not in cache:
+    found = cache.get(doc_id)
+    if found is None:
         text = answerer.data.texts.get(doc_id)
         info = answerer.data.documents.get(doc_id)
         words = " ".join(x for x in (text.text if text else "", info.title if info else "") if x)
-        if len(cache) >= PAPER_CACHE:
-            cache.pop(next(iter(cache)))
-        cache[doc_id] = frozenset(answerer.analyzer.terms(words))
-    return cache[doc_id]
+        found = frozenset(answerer.analyzer.terms(words))
+        while len(cache) >= PAPER_CACHE:
+            try:
+                cache.pop(next(iter(cache)), None)
+            except (StopIteration, RuntimeError):  # emptied or changed by another thread meanwhile
+                break
+        cache[doc_id] = found
+    return found
 
 
 def second_opinion_features(scorer: SentenceScorer, question: str, candidates: Sequence[Scored]) -> dict[str, float]:
