@@ -74,6 +74,34 @@ def test_a_coded_table_saves_and_loads_memory_mapped(tmp_path):
     assert not (tmp_path / "token_vectors.npy").exists()
 
 
+def test_decoding_is_the_centroids_of_each_code_made_unit_length():
+    vectors = clustered(300, 16)
+    codec = TokenCodec.train(vectors, code_bytes=4)  # 4 sub-vectors of 4 dimensions
+    codes = codec.encode(vectors)
+    by_hand = np.concatenate([codec.centroids[m, codes[:, m]] for m in range(4)], axis=1)
+    raw, lengths = codec.decode_with_norms(codes)
+    assert np.array_equal(raw, by_hand)
+    np.testing.assert_allclose(lengths, np.linalg.norm(by_hand, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(codec.decode(codes), by_hand / lengths[:, None], rtol=1e-6)
+
+
+def test_a_block_of_sentences_is_their_rows_one_after_another(tmp_path):
+    vectors = [clustered(n, 64, seed=n) for n in (3, 0, 5)]  # the middle sentence has no word pieces
+    keys = [("a", 0, 9), ("a", 10, 12), ("b", 0, 20)]
+    codec = TokenCodec.train(clustered(2000, 64))
+    table = TokenTable.coded(keys, [codec.encode(v) for v in vectors], codec)
+    table.save(tmp_path)
+    loaded = TokenTable.load(tmp_path)
+    raw, lengths, sizes = loaded.block([("b", 0, 20), ("a", 10, 12), ("a", 0, 9)])  # any order
+    assert sizes.tolist() == [5, 0, 3]
+    unit = raw / lengths[:, None]
+    np.testing.assert_allclose(unit[:5], table.get(("b", 0, 20)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(unit[5:], table.get(("a", 0, 9)), rtol=1e-5, atol=1e-6)
+    plain = TokenTable.of(keys, vectors, 64)  # float16, already unit length
+    raw, lengths, sizes = plain.block(keys)
+    assert sizes.tolist() == [3, 0, 5] and np.all(lengths == 1.0) and raw.shape == (8, 64)
+
+
 def test_an_index_past_the_threshold_stores_codes_and_answers_from_them(tiny_settings, tiny_corpus, monkeypatch):
     monkeypatch.setattr(token_module, "MIN_CODED_TOKENS", 10)  # and at least 256 pieces, one per centroid
     words = ["infusion", "dose", "nausea", "pain", "relief", "skin", "foot", "temperature", "week", "patient"]

@@ -122,10 +122,26 @@ class WordMatcher:
                 self._memo.popitem(last=False)
             need = [key for key in keys if key not in memo]
         if need:
-            computed = dict(zip(need, self.products.best_of_many(q, self.token_vectors(need)), strict=True))
+            computed = self._compute(q, need)
             with self._lock:
                 memo.update(computed)
         return {key: memo[key] for key in keys}
+
+    def _compute(self, q: np.ndarray, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], np.ndarray]:
+        """Each sentence's best cosine per question piece. Sentences the index stores and the cache
+        does not hold are decoded together into one block and multiplied in place (no per-sentence
+        arrays to cache and join again); the others come from :meth:`token_vectors`."""
+        stored = self.stored
+        with self._lock:
+            in_store = [] if stored is None else [key for key in keys if key not in self._cache and key in stored]
+        out: dict[tuple[str, int, int], np.ndarray] = {}
+        if in_store:
+            tokens, lengths, sizes = stored.block(in_store)
+            out.update(zip(in_store, self.products.best_in_block(q, tokens, sizes, lengths), strict=True))
+        rest = [key for key in keys if key not in out]
+        if rest:
+            out.update(zip(rest, self.products.best_of_many(q, self.token_vectors(rest)), strict=True))
+        return out
 
     def passage_match(self, question: str, rows: Sequence[int], question_tokens: TokenVectors | None = None
                       ) -> list[float] | None:

@@ -59,11 +59,22 @@ class TokenProducts:
         """For each sentence, each question piece's best cosine with any of its word pieces (zeros
         for a sentence without any)."""
         sizes = np.array([len(tv.vectors) for tv in sentences], dtype=np.int64)
-        out = [np.zeros(len(question), dtype=np.float32)] * len(sentences)
+        if not sizes.any():
+            return self.best_in_block(question, np.zeros((0, question.shape[1]), np.float32), sizes)
+        return self.best_in_block(question, np.concatenate([tv.vectors for tv in sentences if len(tv.vectors)]), sizes)
+
+    def best_in_block(self, question: np.ndarray, tokens: np.ndarray, sizes: np.ndarray,
+                      lengths: np.ndarray | None = None) -> list[np.ndarray]:
+        """:meth:`best_of_many` of sentences whose word pieces are the consecutive rows of ``tokens``,
+        ``sizes[i]`` rows for sentence i (e.g. decoded together from an index's token table).
+        ``lengths``: the rows' lengths when they are not unit vectors (the products are divided by them)."""
+        out = [np.zeros(len(question), dtype=np.float32)] * len(sizes)
         filled = np.flatnonzero(sizes)
         if not len(filled) or not len(question):
             return out
-        similarities = self.cosines(question, np.concatenate([sentences[i].vectors for i in filled]))
+        similarities = self.cosines(question, tokens)
+        if lengths is not None:
+            similarities /= np.maximum(lengths, 1e-12)[:, None]
         starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
         best = np.maximum.reduceat(similarities, starts, axis=0)
         for row, i in enumerate(filled):
