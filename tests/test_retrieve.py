@@ -116,6 +116,25 @@ def test_rescoring_adds_the_scaled_best_sentence_match_to_the_fused_score():
     assert out == pytest.approx({0: 1.0, 1: 1.5, 2: 0.5})
 
 
+def test_a_passages_best_match_may_be_two_adjacent_sentences_read_together():
+    from crps_qa.index.lexical import Bm25Index
+    from crps_qa.index.store import IndexData, SentenceTable, make_dense
+    from crps_qa.search.stages import SentenceRescore
+    from crps_qa.types import Passage
+
+    # passage 0: sentences (1, 0) and (0, 1); passage 1: none; passage 2: (0, 1) alone
+    passages = [Passage(f"d#{i}", "d", f"p{i}", 0, 9) for i in range(3)]
+    vectors = np.array([[1, 0], [0, 1], [0, 1]], dtype=np.float32)
+    table = SentenceTable(np.array([0, 0, 2]), np.array([0, 5, 0]), np.array([4, 9, 4]), vectors)
+    data = IndexData({"build_id": "t"}, {}, {}, passages, vectors, make_dense(vectors), Bm25Index.build(["a"] * 3),
+                     sentences=table)
+    query = np.array([0.6, 0.8], dtype=np.float32)
+    # passage 0: alone 0.6 and 0.8; together (1, 1) / sqrt 2 gives 1.4 / 1.414 = 0.990; passage 2: 0.8 only
+    # (the first sentence of passage 2 does not pair with the last of passage 0)
+    best = SentenceRescore(data, 1.0, 30).best_matches([0, 1, 2], query)
+    assert best.tolist() == pytest.approx([1.4 / 2**0.5, -1.0, 0.8])
+
+
 def test_rescoring_is_off_at_weight_zero_and_leaves_passages_past_the_depth_in_order():
     fused = {0: 0.9, 1: 0.6, 2: 0.3}
     assert _rescoring_stage(sentence_weight=0.0)(_query("q", EAST), _run(fused)).scores == fused

@@ -125,26 +125,33 @@ class SentenceRescore:
         if self.weight <= 0 or self.depth <= 0 or not fused or sentences is None or not len(sentences):
             return run
         candidates = ranked(fused)[: self.depth]
-        best = np.array([self.best_match(row, query.vector) for row in candidates], dtype=np.float32)
+        best = self.best_matches(candidates, query.vector)
         bonus = minmax(dict(zip(candidates, best.tolist(), strict=True)))
         out = minmax(fused)
         for row in candidates:
             out[row] += self.weight * bonus[row]
         return replace(run, scores=out)
 
-    def best_match(self, row: int, vector: np.ndarray) -> float:
-        """Highest cosine between the query and one sentence, or two adjacent sentences read
-        together, of passage ``row`` (-1 for a passage without sentences). The pairs catch answers
-        split over two sentences ("Ten patients received a second course. All were pain free.")."""
-        ids = self.data.sentence_ids[row]
-        if not len(ids):
-            return -1.0
-        units = self.data.sentences.vectors[ids]
-        if len(ids) > 1:
-            pairs = units[:-1] + units[1:]
+    def best_matches(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
+        """For each passage row, the highest cosine between the query and one of its sentences, or
+        two adjacent ones read together (-1 for a passage without sentences), from one product over
+        all their sentences. The pairs catch answers split over two sentences ("Ten patients
+        received a second course. All were pain free.")."""
+        ids = [np.asarray(self.data.sentence_ids[row], dtype=np.int64) for row in rows]
+        sizes = np.array([len(i) for i in ids], dtype=np.int64)
+        best = np.full(len(rows), -1.0, dtype=np.float32)
+        if not sizes.any():
+            return best
+        owner = np.repeat(np.arange(len(rows)), sizes)  # which passage each sentence belongs to
+        units = self.data.sentences.vectors[np.concatenate(ids)]
+        v = vector.reshape(-1)
+        np.maximum.at(best, owner, units @ v)
+        pair = np.flatnonzero(owner[:-1] == owner[1:])  # a sentence and the next one, same passage
+        if len(pair):
+            pairs = units[pair] + units[pair + 1]
             pairs /= np.maximum(np.linalg.norm(pairs, axis=1, keepdims=True), 1e-12)
-            units = np.concatenate([units, pairs])
-        return float(np.max(units @ vector.reshape(-1)))
+            np.maximum.at(best, owner[pair], pairs @ v)
+        return best
 
 
 class DocumentPrior:
