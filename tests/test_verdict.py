@@ -227,3 +227,28 @@ def test_mpnet_scores_the_answering_sentence_above_an_off_topic_one():
     assert v.shape == (3, 768)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[1] @ v[0] > v[2] @ v[0] + 0.3
+
+
+def test_paper_gap_reads_the_index_documents_bm25_postings_when_it_has_them():
+    from crps_qa.index.lexical import Bm25Index, tokenize
+
+    bm25 = Bm25Index.build(["the opioid dose fell after the amputation", "Rotterdam cohort: the opioid dose"])
+    tables = SimpleNamespace(doc_bm25=bm25, documents=("a", "b"))
+    answerer = SimpleNamespace(data=SimpleNamespace(tables=tables), document_rows={"a": 0, "b": 1},
+                               paper_terms={})
+    weights = {"rotterdam": 3.0, "opioid": 1.0, "dose": 1.0}
+    query = SimpleNamespace(terms={tokenize(word)[0]: w for word, w in weights.items()})  # stems, total 5
+    # paper a has opioid + dose: 2 / 5; paper b has all three: 5 / 5; no paper text is read
+    assert paper_gap(answerer, query, "a", {"a", "b"}) == pytest.approx(1.0 - 2 / 5)
+    assert paper_gap(answerer, query, "b", {"a", "b"}) == 0.0
+    assert paper_gap(answerer, query, "unknown", {"b"}) == pytest.approx(1.0)  # a paper the index lacks has none
+    assert answerer.paper_terms == {}
+
+
+def test_bm25_holders_says_which_rows_contain_a_term():
+    from crps_qa.index.lexical import Bm25Index
+
+    bm25 = Bm25Index.build(["ketamine pain", "pain in the arm", "nothing", "arm pain again"])
+    assert bm25.holders("pain", np.array([0, 1, 2, 3, -1])).tolist() == [True, True, False, True, False]
+    assert bm25.holders("arm", np.array([3, 0])).tolist() == [True, False]
+    assert bm25.holders("never", np.array([0, 1])).tolist() == [False, False]

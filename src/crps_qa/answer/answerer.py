@@ -59,6 +59,7 @@ or ``not_found``. A not_found answer's confidence is capped by the older evidenc
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 
@@ -107,6 +108,12 @@ class Answerer:
         self.paper_terms: dict[str, frozenset[str]] = {}  # each paper's terms, for the verdict's paper_gap
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}  # encoded here (index without sentences)
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def document_rows(self) -> dict[str, int]:
+        """Each paper's row in the index's documents' BM25 (for the verdict's paper_gap)."""
+        tables = self.data.tables
+        return {} if tables is None else {doc_id: i for i, doc_id in enumerate(tables.documents)}
 
     # ------------------------------------------------------------------ public
     def answer(self, query: Query, hits: Sequence[Hit], *, k: int | None = None) -> Answer:

@@ -65,6 +65,20 @@ class Bm25Index:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
+    def holders(self, term: str, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` (text rows) contain ``term`` (a token as :func:`tokenize` makes it), from
+        the term's postings: one lookup, whatever the number of texts."""
+        i = self._model.vocab_dict.get(term)
+        if i is None or not len(rows):
+            return np.zeros(len(rows), dtype=bool)
+        postings = self._model.scores
+        start, end = int(postings["indptr"][i]), int(postings["indptr"][i + 1])
+        found = np.asarray(postings["indices"][start:end])
+        if len(found) > 1 and not np.all(found[1:] > found[:-1]):
+            return np.isin(rows, found)
+        at = np.minimum(np.searchsorted(found, rows), len(found) - 1)
+        return found[at] == rows if len(found) else np.zeros(len(rows), dtype=bool)
+
     def save(self, directory: Path) -> None:
         self._model.save(str(directory), show_progress=False)
 

@@ -5,10 +5,10 @@ query's candidate sentences, and each sentence's best cosine per question piece.
     products.best_of_many(question, [tokens_a, tokens_b])   # [(pieces,), (pieces,)] float32
 
 A question has ~10 content pieces, a query's candidates ~300 sentences (~10,000 word pieces).
-numpy's BLAS (OpenBLAS) multiplies such a skinny (10 x 384) by (384 x 10,000) product at ~7
-GFLOP/s here (12 ms); ONNX Runtime's matrix multiply (MLAS), already loaded for the encoder, does
-it in ~1.3 ms on one thread (bench/RESULTS.md). The result is the same product; the graph is one
-MatMul node, built in memory.
+numpy's BLAS (OpenBLAS) computes such a skinny (10 x 384) by (384 x 10,000) product in 2.7 ms on
+one thread here, ONNX Runtime's matrix multiply (MLAS, already loaded for the encoder) in 1.0 ms
+(``python bench/token_products.py``; bench/RESULTS.md). The result is the same product; the graph
+is one MatMul node, built in memory.
 """
 
 from __future__ import annotations
