@@ -253,6 +253,31 @@ def matcher_keys(matcher, row):  # noqa: ANN001, ANN201 - a WordMatcher; its sen
     return [(matcher.data.passages[row].doc_id, a, b) for a, b in matcher.sentence_spans(row)]
 
 
+def test_word_matching_reads_only_each_passages_sentences_nearest_the_question(tmp_path, fake_embedder):
+    from crps_qa.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "trial.txt").write_text("Trial\n\nMethods\n\nThe knee was examined every week. Ketamine doses were "
+                                      "raised slowly. Patients rested at home.", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
+    build(settings, fake_embedder)
+    pipeline = Pipeline.open(settings.model_copy(update={"match_sentences": 1}), embedder=fake_embedder)
+    matcher, question = pipeline.retriever.matcher, "knee examined every week"
+    assert pipeline.retriever.stages["late"].sentences == 1
+    [row] = range(len(pipeline.data.passages))
+    every = matcher.sentence_spans(row)  # the heading "Methods" and the three sentences
+    assert len(every) == 4
+    near_knee = fake_embedder.encode([question])[0]
+    near_doses = fake_embedder.encode(["ketamine doses raised slowly"])[0]
+    assert matcher.sentence_spans(row, (near_doses, 1)) == [every[2]]
+    near_both = fake_embedder.encode(["ketamine doses raised, knee examined"])[0]
+    assert matcher.sentence_spans(row, (near_both, 2)) == [every[1], every[2]]  # in text order
+    assert matcher.passage_match(question, [row], nearest=(near_knee, 1)) == pytest.approx([1.0])
+    assert matcher.passage_match(question, [row], nearest=(near_doses, 1))[0] < 0.5  # the knee sentence unread
+    assert matcher.passage_match(question, [row]) == pytest.approx([1.0])  # all sentences
+
+
 def test_word_matching_is_off_at_weight_zero_and_leaves_passages_past_the_depth_below(tmp_path, fake_embedder):
     pipeline, ketamine, knee = _matching_pipeline(tmp_path, fake_embedder, match_weight=0.0)
     question, scores = _query("knee examined every week"), {ketamine: 2.0, knee: 1.0}

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="Hybrid: weight of the word-by-word match of a passage's best sentence when the top "
                     "rescore_depth passages are re-scored (0 = off).",
     )
+    match_sentences: int = Field(
+        6, ge=0, le=1000,
+        description="Hybrid: sentences of each re-scored passage the word-by-word match reads, its best by "
+                    "sentence vector (0 = all). The match costs in proportion to the words it reads.",
+    )
     doc_weight: float = Field(
         0.3, ge=0.0, le=10.0,
         description="Hybrid document prior: weight of BM25 against a passage's whole document (0 turns it off).",

@@ -143,11 +143,12 @@ class WordMatcher:
             out.update(zip(rest, self.products.best_of_many(q, self.token_vectors(rest)), strict=True))
         return out
 
-    def passage_match(self, question: str, rows: Sequence[int], question_tokens: TokenVectors | None = None
-                      ) -> list[float] | None:
+    def passage_match(self, question: str, rows: Sequence[int], question_tokens: TokenVectors | None = None,
+                      nearest: tuple[np.ndarray | None, int] | None = None) -> list[float] | None:
         """For each passage row, the match of its best single sentence (0 for a passage without
-        one); None when the question has no content word."""
-        spans = [self.sentence_spans(row) for row in rows]
+        one); None when the question has no content word. ``nearest``: (the question's vector, k)
+        to read only each passage's k sentences nearest the question by sentence vector."""
+        spans = self.spans_of(rows, nearest)
         units = [(self.data.passages[row].doc_id, [span]) for row, row_spans in zip(rows, spans, strict=True)
                  for span in row_spans]
         scores = self.match(question, units, question_tokens)
@@ -159,13 +160,36 @@ class WordMatcher:
             i += len(row_spans)
         return out  # type: ignore[return-value]
 
-    def sentence_spans(self, row: int) -> list[tuple[int, int]]:
-        """Spans of passage ``row``'s sentences: from the index's sentence table, else split here."""
-        table, ids = self.data.sentences, self.data.sentence_ids[row]
-        if table is not None and len(ids):
-            return [(int(table.starts[j]), int(table.ends[j])) for j in ids]
-        p = self.data.passages[row]
-        return split_sentences(self.text(p.doc_id), p.char_start, p.char_end)
+    def sentence_spans(self, row: int, nearest: tuple[np.ndarray | None, int] | None = None
+                       ) -> list[tuple[int, int]]:
+        """Spans of passage ``row``'s sentences: from the index's sentence table, else split here.
+        ``nearest``: (a question's vector, k) keeps only the k sentences whose vectors are nearest
+        it, in text order (the index's sentence vectors; all sentences without them)."""
+        return self.spans_of([row], nearest)[0]
+
+    def spans_of(self, rows: Sequence[int], nearest: tuple[np.ndarray | None, int] | None = None
+                 ) -> list[list[tuple[int, int]]]:
+        """:meth:`sentence_spans` of several passages, the cosines from one product."""
+        table, ids = self.data.sentences, [self.data.sentence_ids[row] for row in rows]
+        sizes = np.array([len(i) for i in ids], dtype=np.int64)
+        out: list[list[tuple[int, int]]] = [[] for _ in rows]
+        if table is not None and sizes.any():
+            flat = np.concatenate([np.asarray(i, dtype=np.int64) for i in ids])
+            owner = np.repeat(np.arange(len(rows)), sizes)  # which passage each sentence belongs to
+            keep = np.arange(len(flat))
+            vector, k = nearest if nearest is not None else (None, 0)
+            if vector is not None and 0 < k < sizes.max():
+                order = np.lexsort((-(table.vectors[flat] @ vector.reshape(-1)), owner))  # nearest first; ties: text order
+                rank = np.arange(len(flat)) - (np.cumsum(sizes) - sizes)[owner[order]]
+                keep = np.sort(order[rank < k])
+            for i, start, end in zip(owner[keep].tolist(), table.starts[flat[keep]].tolist(),
+                                     table.ends[flat[keep]].tolist(), strict=True):
+                out[i].append((start, end))
+        for i, row in enumerate(rows):
+            if not sizes[i]:
+                p = self.data.passages[row]
+                out[i] = split_sentences(self.text(p.doc_id), p.char_start, p.char_end)
+        return out
 
     # ------------------------------------------------------------------ texts and caches
     def title_line(self, doc_id: str) -> str:

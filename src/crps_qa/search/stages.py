@@ -193,7 +193,8 @@ class DocumentPrior:
 @dataclass(frozen=True)
 class LateRescore:
     """Scale the scores by the best one and add ``weight`` x the word-by-word match of each of the
-    top ``depth`` passages' best sentence (in [0, 1], :class:`crps_qa.search.late.WordMatcher`).
+    top ``depth`` passages' best sentence (in [0, 1], :class:`crps_qa.search.late.WordMatcher`),
+    of its ``sentences`` nearest the question by sentence vector (0: all of them).
 
     Passages below the cut keep their scaled score and stay below every re-scored one (the bonus
     is never negative). The match asks whether one sentence covers each thing the question names
@@ -204,6 +205,7 @@ class LateRescore:
     matcher: WordMatcher | None
     weight: float
     depth: int
+    sentences: int = 0
 
     def __call__(self, query: Query, run: Run) -> Run:
         scores = run.current
@@ -211,7 +213,8 @@ class LateRescore:
             return run
         candidates = ranked(scores)[: self.depth]
         top = scores[candidates[0]]
-        matches = self.matcher.passage_match(query.text, candidates, query.tokens)
+        matches = self.matcher.passage_match(query.text, candidates, query.tokens,
+                                             nearest=(query.vector, self.sentences) if self.sentences else None)
         if matches is None or top <= 0:
             return run
         out = {row: score / top for row, score in scores.items()}
@@ -231,7 +234,7 @@ def build_stages(data: IndexData, settings: Settings, matcher: WordMatcher | Non
         "fuse": Fuse(settings.fusion, settings.rrf_k, settings.dense_weight),
         "sentence": SentenceRescore(data, settings.sentence_weight, settings.rescore_depth),
         "document": DocumentPrior(data, settings.doc_weight),
-        "late": LateRescore(matcher, settings.match_weight, settings.rescore_depth),
+        "late": LateRescore(matcher, settings.match_weight, settings.rescore_depth, settings.match_sentences),
     }
 
 
