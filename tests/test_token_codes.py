@@ -85,6 +85,14 @@ def test_decoding_is_the_centroids_of_each_code_made_unit_length():
     np.testing.assert_allclose(codec.decode(codes), by_hand / lengths[:, None], rtol=1e-6)
 
 
+def test_each_code_is_its_sub_vectors_nearest_centroid():
+    vectors = clustered(500, 384, seed=3)
+    codec = TokenCodec.train(vectors)
+    parts = vectors.reshape(500, 48, 8)
+    distances = ((parts[:, :, None, :] - codec.centroids[None]) ** 2).sum(axis=-1)  # (500, 48, 256)
+    assert np.array_equal(codec.encode(vectors), distances.argmin(axis=-1))
+
+
 def test_a_block_of_sentences_is_their_rows_one_after_another(tmp_path):
     vectors = [clustered(n, 64, seed=n) for n in (3, 0, 5)]  # the middle sentence has no word pieces
     keys = [("a", 0, 9), ("a", 10, 12), ("b", 0, 20)]
