@@ -179,7 +179,8 @@ class WordMatcher:
             keep = np.arange(len(flat))
             vector, k = nearest if nearest is not None else (None, 0)
             if vector is not None and 0 < k < sizes.max():
-                order = np.lexsort((-(table.vectors[flat] @ vector.reshape(-1)), owner))  # nearest first; ties: text order
+                cosines = table.vectors[flat] @ vector.reshape(-1)
+                order = np.lexsort((-cosines, owner))  # by passage, nearest first; ties in text order
                 rank = np.arange(len(flat)) - (np.cumsum(sizes) - sizes)[owner[order]]
                 keep = np.sort(order[rank < k])
             for i, start, end in zip(owner[keep].tolist(), table.starts[flat[keep]].tolist(),
