@@ -297,3 +297,17 @@ def test_word_matching_needs_a_content_word(tmp_path, fake_embedder):
 def test_a_mode_runs_the_stages_its_setting_names(tmp_path, fake_embedder):
     pipeline, _, _ = _matching_pipeline(tmp_path, fake_embedder, hybrid_stages=("bm25",))
     assert pipeline.search("knee", k=5, mode="hybrid") == pipeline.search("knee", k=5, mode="bm25")
+
+
+def test_title_token_vectors_are_kept_as_views_of_one_array_with_the_same_values():
+    from crps_qa.index.embed import TokenVectors
+    from crps_qa.search.late import contiguous
+
+    encoded = [TokenVectors(("a", "b"), np.ones((2, 4), np.float32)), TokenVectors((), np.zeros((0, 4), np.float32)),
+               TokenVectors(("c",), np.full((1, 4), 3.0, np.float32))]
+    kept = contiguous(encoded)
+    assert [tv.tokens for tv in kept] == [("a", "b"), (), ("c",)]
+    for before, after in zip(encoded, kept, strict=True):
+        assert np.array_equal(before.vectors, after.vectors)
+    assert kept[0].vectors.base is kept[2].vectors.base is not None  # one block of memory
+    assert contiguous([]) == []

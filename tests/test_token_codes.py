@@ -110,6 +110,32 @@ def test_a_block_of_sentences_is_their_rows_one_after_another(tmp_path):
     assert sizes.tolist() == [3, 0, 5] and np.all(lengths == 1.0) and raw.shape == (8, 64)
 
 
+def test_best_cosines_from_codes_equal_decoding_and_multiplying(tmp_path):
+    vectors = [clustered(n, 64, seed=n) for n in (4, 0, 7, 1)]  # the second sentence has no word pieces
+    keys = [("a", 0, 9), ("a", 10, 12), ("b", 0, 20), ("c", 5, 6)]
+    codec = TokenCodec.train(clustered(2000, 64))
+    TokenTable.coded(keys, [codec.encode(v) for v in vectors], codec).save(tmp_path)
+    table = TokenTable.load(tmp_path)  # memory-mapped codes, as an index serves them
+    question = clustered(3, 64, seed=99)
+    asked = [("c", 5, 6), ("b", 0, 20), ("a", 10, 12), ("a", 0, 9)]  # any order
+    by_hand = [(table.get(key) @ question.T).max(axis=0) if table.get(key).size else np.zeros(3) for key in asked]
+    best = table.best_cosines(asked, question)
+    assert best.shape == (4, 3) and best.dtype == np.float32
+    np.testing.assert_allclose(best, np.stack(by_hand), atol=1e-6)
+    assert best[2].tolist() == [0.0, 0.0, 0.0]
+    assert table.best_cosines([], question).shape == (0, 3)
+
+
+def test_best_cosines_of_a_float16_table_are_its_vectors_products():
+    vectors = [clustered(n, 16, seed=n) for n in (2, 0, 3)]
+    keys = [("a", 0, 9), ("a", 10, 12), ("b", 0, 20)]
+    table = TokenTable.of(keys, vectors, 16)
+    question = np.eye(16, dtype=np.float32)[:2]  # the products are the vectors' first two coordinates
+    stored = [v.astype(np.float16).astype(np.float32) for v in vectors]
+    expected = [stored[2][:, :2].max(axis=0), [0.0, 0.0], stored[0][:, :2].max(axis=0)]
+    np.testing.assert_allclose(table.best_cosines([keys[2], keys[1], keys[0]], question), expected, atol=1e-6)
+
+
 def test_an_index_past_the_threshold_stores_codes_and_answers_from_them(tiny_settings, tiny_corpus, monkeypatch):
     monkeypatch.setattr(token_module, "MIN_CODED_TOKENS", 10)  # and at least 256 pieces, one per centroid
     words = ["infusion", "dose", "nausea", "pain", "relief", "skin", "foot", "temperature", "week", "patient"]

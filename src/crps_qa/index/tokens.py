@@ -46,6 +46,7 @@ class TokenCodec:
         self._pq = faiss.ProductQuantizer(self.dimension, m, int(np.log2(k)))
         faiss.copy_array_to_vector(self.centroids.ravel(), self._pq.centroids)
         self._pq.sync_transposed_centroids()  # faiss then encodes with SIMD over centroids: same codes, 1.25x faster
+        self._norms_sq = np.einsum("mkd,mkd->mk", self.centroids, self.centroids)  # for best_cosines
 
     @classmethod
     def train(cls, sample: np.ndarray, *, code_bytes: int = CODE_BYTES, seed: int = 0) -> TokenCodec:
@@ -83,6 +84,20 @@ class TokenCodec:
         # 20x faster (10,000 word pieces: 0.5 against 11 ms; bench/RESULTS.md)
         vectors = self._pq.decode(codes)
         return vectors, np.sqrt(np.einsum("ij,ij->i", vectors, vectors))  # np.linalg.norm costs 5x more
+
+    def best_cosines(self, question: np.ndarray, codes: np.ndarray, firsts: np.ndarray, sizes: np.ndarray
+                     ) -> np.ndarray:
+        """(groups, question rows): for group i (code rows ``firsts[i]`` to ``firsts[i] + sizes[i]``),
+        each question vector's best cosine with any of its decoded vectors (0 for an empty group),
+        computed from the codes without decoding them (:mod:`crps_qa.index.adc`)."""
+        from crps_qa.index import adc  # here: importing numba costs ~0.4 s and 60 MB, which only queries need
+
+        question = np.ascontiguousarray(question, dtype=np.float32)
+        if not len(firsts) or not len(question):
+            return np.zeros((len(firsts), len(question)), dtype=np.float32)
+        tables = adc.lookup_tables(self.centroids, question)
+        return adc.best_cosines(tables, self._norms_sq, np.asarray(codes), np.asarray(firsts, dtype=np.int64),
+                                np.asarray(sizes, dtype=np.int64))
 
 
 class TokenTable:
@@ -153,6 +168,23 @@ class TokenTable:
         if self.codec is not None:
             return (*self.codec.decode_with_norms(part), sizes)
         return np.asarray(part, np.float32), np.ones(len(part), dtype=np.float32), sizes
+
+    def best_cosines(self, keys: Sequence[tuple[str, int, int]], question: np.ndarray) -> np.ndarray:
+        """(sentences, question rows): each question vector's best cosine with any word piece of
+        each sentence (every key in the table; 0 for a sentence without pieces). A compressed table
+        computes them from the codes (:meth:`TokenCodec.best_cosines`), a float16 one from its vectors."""
+        rows = np.fromiter((self._row[key] for key in keys), dtype=np.int64, count=len(keys))
+        firsts = self.offsets[rows]
+        sizes = self.offsets[rows + 1] - firsts
+        if self.codec is not None:
+            return self.codec.best_cosines(question, self.codes, firsts, sizes)  # type: ignore[arg-type]
+        out = np.zeros((len(keys), len(question)), dtype=np.float32)
+        filled = np.flatnonzero(sizes)
+        if len(filled) and len(question):
+            vectors, _, _ = self.block(keys)  # float16 rows as float32, each sentence's after the one before
+            products = vectors @ np.asarray(question, np.float32).T
+            out[filled] = np.maximum.reduceat(products, np.concatenate([[0], np.cumsum(sizes[filled])[:-1]]), axis=0)
+        return out
 
     def row(self, i: int) -> np.ndarray:
         """Sentence ``i``'s token vectors as float32 unit vectors (decoded when compressed)."""

@@ -129,15 +129,14 @@ class WordMatcher:
 
     def _compute(self, q: np.ndarray, keys: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], np.ndarray]:
         """Each sentence's best cosine per question piece. Sentences the index stores and the cache
-        does not hold are decoded together into one block and multiplied in place (no per-sentence
-        arrays to cache and join again); the others come from :meth:`token_vectors`."""
+        does not hold are scored together from their stored codes (:meth:`TokenTable.best_cosines`:
+        nothing decoded, no per-sentence arrays to cache); the others come from :meth:`token_vectors`."""
         stored = self.stored
         with self._lock:
             in_store = [] if stored is None else [key for key in keys if key not in self._cache and key in stored]
         out: dict[tuple[str, int, int], np.ndarray] = {}
         if in_store:
-            tokens, lengths, sizes = stored.block(in_store)
-            out.update(zip(in_store, self.products.best_in_block(q, tokens, sizes, lengths), strict=True))
+            out.update(zip(in_store, stored.best_cosines(in_store, q), strict=True))
         rest = [key for key in keys if key not in out]
         if rest:
             out.update(zip(rest, self.products.best_of_many(q, self.token_vectors(rest)), strict=True))
@@ -245,7 +244,8 @@ class WordMatcher:
         with self._lock:
             missing = [d for d in doc_ids if d not in self._titles]
         if missing:
-            encoded = self.encoder.encode_tokens([self.expander.expand(self.title_line(d)) for d in missing])
+            lines = [self.expander.expand(self.title_line(d)) for d in missing]
+            encoded = contiguous(self.encoder.encode_tokens(lines))
             with self._lock:
                 self._titles.update(zip(missing, encoded, strict=True))
         with self._lock:
@@ -263,3 +263,14 @@ def is_content_piece(piece: str) -> bool:
     content word count)."""
     special = piece.startswith("[") and piece.endswith("]") and piece[1:-1].isupper()
     return any(c.isalnum() for c in piece) and piece not in IGNORED and not special
+
+
+def contiguous(encoded: Sequence[TokenVectors]) -> list[TokenVectors]:
+    """The same token vectors, as views of one array: a query reads ~30 title lines together, and
+    reading them from one block of memory instead of scattered arrays saved ~0.3 ms of a SciFact
+    query (bench/RESULTS.md)."""
+    if not encoded:
+        return []
+    block = np.concatenate([np.asarray(tv.vectors, dtype=np.float32) for tv in encoded])
+    ends = np.cumsum([len(tv.vectors) for tv in encoded])
+    return [TokenVectors(tv.tokens, block[end - len(tv.vectors) : end]) for tv, end in zip(encoded, ends, strict=True)]
