@@ -17,7 +17,8 @@ Why product quantization: float16 costs 2 × 384 = 768 bytes per word piece, ~23
 30-piece sentence; 48 one-byte codes (one per 8 dimensions) cost 48, ~1.5 KB per sentence. On
 this corpus's token vectors a decoded vector keeps cosine ~0.90 to the original, and the
 matcher's per-sentence scores keep a Spearman correlation of ~0.99 with exact ones
-(bench/RESULTS.md). Only the candidates' rows are read and decoded, at query time.
+(bench/RESULTS.md). At query time only the candidates' rows are read, and scored from their codes
+without decoding them (:meth:`TokenTable.best_cosines`, :mod:`crps_qa.index.adc`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ A question has ~10 content pieces, a query's candidates ~300 sentences (~10,000 
 numpy's BLAS (OpenBLAS) computes such a skinny (10 x 384) by (384 x 10,000) product in 2.7 ms on
 one thread here, ONNX Runtime's matrix multiply (MLAS, already loaded for the encoder) in 1.0 ms
 (``python bench/token_products.py``; bench/RESULTS.md). The result is the same product; the graph
-is one MatMul node, built in memory.
+is one MatMul node, built in memory. Sentences whose token vectors the index stores as codes are
+scored from the codes instead (:meth:`crps_qa.index.tokens.TokenTable.best_cosines`); this product
+serves the papers' title lines and sentences encoded at query time.
 """
 
 from __future__ import annotations
@@ -63,18 +65,14 @@ class TokenProducts:
             return self.best_in_block(question, np.zeros((0, question.shape[1]), np.float32), sizes)
         return self.best_in_block(question, np.concatenate([tv.vectors for tv in sentences if len(tv.vectors)]), sizes)
 
-    def best_in_block(self, question: np.ndarray, tokens: np.ndarray, sizes: np.ndarray,
-                      lengths: np.ndarray | None = None) -> list[np.ndarray]:
+    def best_in_block(self, question: np.ndarray, tokens: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
         """:meth:`best_of_many` of sentences whose word pieces are the consecutive rows of ``tokens``,
-        ``sizes[i]`` rows for sentence i (e.g. decoded together from an index's token table).
-        ``lengths``: the rows' lengths when they are not unit vectors (the products are divided by them)."""
+        ``sizes[i]`` rows for sentence i."""
         out = [np.zeros(len(question), dtype=np.float32)] * len(sizes)
         filled = np.flatnonzero(sizes)
         if not len(filled) or not len(question):
             return out
         similarities = self.cosines(question, tokens)
-        if lengths is not None:
-            similarities /= np.maximum(lengths, 1e-12)[:, None]
         starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
         best = np.maximum.reduceat(similarities, starts, axis=0)
         for row, i in enumerate(filled):
