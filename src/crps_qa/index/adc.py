@@ -11,7 +11,7 @@ lookups instead of decoding 384 floats and multiplying them. Sub-vectors are ort
 the vector, so its squared length is likewise the sum of its centroids' squared lengths. The result
 equals decoding and multiplying (to float32 rounding, ~1e-7; tests/test_token_codes.py) and never
 materialises the decoded vectors: ~10 MB a query that decoding wrote and read back (bench/RESULTS.md:
-1.4 against 2.6 ms for ~6,000 word pieces on one thread).
+1.4 against 2.5 ms for ~6,000 word pieces on one thread).
 
 Compiled by numba (a ranx dependency already) on first use and cached beside this file.
 """
