@@ -177,3 +177,20 @@ def test_compressed_match_scores_rank_sentences_like_exact_ones(real_pipeline):
         matcher._cache.clear()
         correlations.append(spearmanr(compressed, precise)[0])
     assert min(correlations) >= 0.9 and np.mean(correlations) >= 0.97
+
+
+def test_warming_a_pipeline_readies_the_kernel_that_scores_stored_codes(tiny_settings, tiny_corpus, monkeypatch):
+    monkeypatch.setattr(token_module, "MIN_CODED_TOKENS", 10)
+    words = ["infusion", "dose", "nausea", "pain", "relief", "skin", "foot", "temperature", "week", "patient"]
+    sentences = [f"The {words[i % 10]} of case {i} changed with {words[(i * 7) % 10]} on day {i}." for i in range(40)]
+    (tiny_corpus / "cases.txt").write_text("Case series\n\nResults\n\n" + " ".join(sentences), encoding="utf-8")
+    embedder = SmallTokenEmbedder()
+    build(tiny_settings, embedder)
+    pipeline = Pipeline.open(tiny_settings, embedder=embedder)
+    calls = []
+    scored = TokenCodec.best_cosines
+    monkeypatch.setattr(TokenCodec, "best_cosines", lambda self, *args: calls.append(args) or scored(self, *args))
+    pipeline.warm()
+    assert len(calls) == 1 and calls[0][0].shape == (1, embedder.dimension)  # one zero question, one sentence
+    assert pipeline.ask("What was the maximum infusion rate?").answer  # and questions still score from the codes
+    assert len(calls) > 1

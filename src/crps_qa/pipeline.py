@@ -182,7 +182,8 @@ class Pipeline:
         return parts.answerer.answer(query, hits, k=request.k)
 
     def warm(self) -> int:
-        """Build the answering tables (term IDF, the corpus vocabulary) and encode the token vectors
+        """Build the answering tables (term IDF, the corpus vocabulary), ready the word matcher
+        (title lines' token vectors, the kernel that scores stored codes) and encode the token vectors
         of every indexed sentence that the index does not store (up to the matcher's cache size)
         now, so the first questions do not pay for them. Returns how many sentences were encoded or
         found cached: 0 when the index stores them all (``crps-qa index`` does). The service runs
@@ -195,6 +196,8 @@ class Pipeline:
             return 0
         passages = parts.data.passages
         matcher.title_vectors(sorted({p.doc_id for p in passages}))
+        if matcher.stored is not None:
+            matcher.stored.warm()  # the stored codes' scoring kernel, compiled or loaded once
         keys = sorted({(passages[row].doc_id, a, b) for row in range(len(passages))
                        for a, b in matcher.sentence_spans(row)})
         if matcher.stored is not None:
