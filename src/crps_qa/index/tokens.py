@@ -157,32 +157,29 @@ class TokenTable:
         each sentence's rows after the one before, their lengths (divide by them for unit vectors)
         and each sentence's row count: decoded in one call (per sentence, numpy's call overhead
         cost more than the decoding; bench/RESULTS.md)."""
-        rows = np.fromiter((self._row[key] for key in keys), dtype=np.int64, count=len(keys))
-        firsts = self.offsets[rows]
-        sizes = self.offsets[rows + 1] - firsts
-        total = int(sizes.sum())
-        if not total:
-            return np.zeros((0, self.dimension), dtype=np.float32), np.zeros(0, dtype=np.float32), sizes
-        # every row of every sentence, in order: one gather instead of a slice per sentence
-        index = np.arange(total) + np.repeat(firsts - (np.cumsum(sizes) - sizes), sizes)
-        part = (self.codes if self.codec is not None else self.vectors)[index]  # type: ignore[index]
+        firsts, sizes = self._spans(keys)
+        part = (self.codes if self.codec is not None else self.vectors)[_gather(firsts, sizes)]  # type: ignore[index]
         if self.codec is not None:
             return (*self.codec.decode_with_norms(part), sizes)
         return np.asarray(part, np.float32), np.ones(len(part), dtype=np.float32), sizes
+
+    def _spans(self, keys: Sequence[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Each sentence's first row and row count."""
+        rows = np.fromiter((self._row[key] for key in keys), dtype=np.int64, count=len(keys))
+        firsts = self.offsets[rows]
+        return firsts, self.offsets[rows + 1] - firsts
 
     def best_cosines(self, keys: Sequence[tuple[str, int, int]], question: np.ndarray) -> np.ndarray:
         """(sentences, question rows): each question vector's best cosine with any word piece of
         each sentence (every key in the table; 0 for a sentence without pieces). A compressed table
         computes them from the codes (:meth:`TokenCodec.best_cosines`), a float16 one from its vectors."""
-        rows = np.fromiter((self._row[key] for key in keys), dtype=np.int64, count=len(keys))
-        firsts = self.offsets[rows]
-        sizes = self.offsets[rows + 1] - firsts
+        firsts, sizes = self._spans(keys)
         if self.codec is not None:
             return self.codec.best_cosines(question, self.codes, firsts, sizes)  # type: ignore[arg-type]
         out = np.zeros((len(keys), len(question)), dtype=np.float32)
         filled = np.flatnonzero(sizes)
         if len(filled) and len(question):
-            vectors, _, _ = self.block(keys)  # float16 rows as float32, each sentence's after the one before
+            vectors = np.asarray(self.vectors[_gather(firsts, sizes)], np.float32)  # type: ignore[index]
             products = vectors @ np.asarray(question, np.float32).T
             out[filled] = np.maximum.reduceat(products, np.concatenate([[0], np.cumsum(sizes[filled])[:-1]]), axis=0)
         return out
@@ -191,9 +188,9 @@ class TokenTable:
         """Ready what :meth:`best_cosines` runs: a compressed table's kernel is compiled by numba, or
         loaded from its cache, on first use (with numba's import: 1.9 s the first time, 0.9 s from the
         cache, here), which the first question would otherwise wait for."""
-        if len(self) and self.codec is not None:
-            self.best_cosines([(self.doc_ids[0], int(self.starts[0]), int(self.ends[0]))],
-                              np.zeros((1, self.dimension), dtype=np.float32))
+        if len(self) and self.codec is not None:  # one zero question against the first sentence
+            self.codec.best_cosines(np.zeros((1, self.dimension), np.float32), self.codes,  # type: ignore[arg-type]
+                                    self.offsets[:1], self.offsets[1:2] - self.offsets[:1])
 
     def row(self, i: int) -> np.ndarray:
         """Sentence ``i``'s token vectors as float32 unit vectors (decoded when compressed)."""
@@ -289,6 +286,12 @@ class TokenWriter:
         for key in self._pending:
             self._rows[key] = self.codec.encode(self._rows[key])
         self._pending, self._pending_pieces = [], 0
+
+
+def _gather(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Every row of every sentence, in order: one index array instead of a slice per sentence."""
+    total = int(sizes.sum())
+    return np.arange(total) + np.repeat(firsts - (np.cumsum(sizes) - sizes), sizes)
 
 
 def _keys(keys: Sequence[tuple[str, int, int]]) -> tuple[list[str], np.ndarray, np.ndarray]:
