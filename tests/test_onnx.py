@@ -51,6 +51,19 @@ def test_one_pass_gives_torchs_word_pieces_and_token_vectors(real_embedder, torc
 
 
 @pytest.mark.model
+def test_an_int8_vector_depends_on_its_text_only_not_on_the_texts_beside_it_or_the_batch_size(real_embedder):
+    from conftest import CORPUS
+
+    assert real_embedder.backend == "onnx-int8"
+    passages = corpus_passages(CORPUS)[:40]
+    alone = np.stack([real_embedder.encode([p])[0] for p in passages[:5]])
+    for batch_size in (1, 7, 32):
+        together, tokens = real_embedder.encode_with_tokens(passages[::-1], batch_size=batch_size)
+        assert np.array_equal(together[::-1][:5], alone)
+        assert np.array_equal(tokens[-1].vectors, real_embedder.encode_tokens(passages[:1])[0].vectors)
+
+
+@pytest.mark.model
 def test_text_longer_than_the_window_is_cut_like_torch(real_embedder, torch_embedder):
     text = "ketamine infusion " * 300
     assert real_embedder.encode_tokens([text])[0].tokens == torch_embedder.encode_tokens([text])[0].tokens

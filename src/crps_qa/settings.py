@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     default_k: int = Field(5, ge=1, le=50, description="Passages returned when k is not given.")
     max_k: int = Field(50, ge=1, le=1000, description="Largest k a caller may ask for.")
     max_query_chars: int = Field(1000, ge=10, description="Longest accepted query, in characters.")
-    batch_size: int = Field(32, ge=1, description="Texts per embedding batch while indexing.")
+    batch_size: int = Field(32, ge=1, description=(
+        "Texts per embedding batch while indexing (torch and float32 ONNX; the int8 model encodes each "
+        "text alone, so its vectors do not depend on it)."))
     index_batch_documents: int = Field(
         64, ge=1,
         description="Documents embedded and committed together while indexing: a killed `crps-qa index` "

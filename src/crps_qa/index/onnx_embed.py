@@ -5,8 +5,11 @@
 
 Same protocols (:class:`~crps_qa.index.embed.Embedder`, :class:`~crps_qa.index.embed.TokenEncoder`)
 and the same word pieces as the torch backend: the tokenizer is the model's own ``tokenizer.json``,
-cut to the model's ``max_seq_length``. Texts are sorted by length into batches, so a batch pads
-little. The export is made on first use (:mod:`crps_qa.index.onnx_export`); after that, loading
+cut to the model's ``max_seq_length``. The int8 model runs each text alone: it quantizes every
+layer's input with one scale per run, so in a batch a text's vector would move with the texts beside
+it (and with ``batch_size``); alone, a vector is a function of its text, the same at build and at
+query time. The float32 model sorts texts by length into batches, so a batch pads little. The export
+is made on first use (:mod:`crps_qa.index.onnx_export`); after that, loading
 needs neither torch nor transformers.
 """
 
@@ -86,6 +89,8 @@ class OnnxEmbedder:
         order of length (shortest first)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        if self.backend == "onnx-int8":  # one scale per run for the activations: each text alone (module doc)
+            batch_size = 1
         batches = range(0, len(order), batch_size)
         if progress:
             from tqdm import tqdm
