@@ -42,7 +42,8 @@ class FakeEmbedder:
             out.append(TokenVectors(tuple(pieces), vectors))
         return out
 
-    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+    def encode_with_tokens(self, texts: Sequence[str], *, batch_size: int = 32
+                           ) -> tuple[np.ndarray, list[TokenVectors]]:
         return self.encode(texts), self.encode_tokens(texts)
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:

@@ -4,6 +4,7 @@ built differently."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from crps_qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IngestError
@@ -13,6 +14,7 @@ from crps_qa.index.build import build, is_stale
 from crps_qa.index.manifest import read_manifest
 from crps_qa.index.store import load_index
 from crps_qa.settings import Settings
+from fakes import SmallTokenEmbedder
 
 
 def test_build_then_load_round_trips_every_passage(tiny_settings, fake_embedder):
@@ -35,6 +37,32 @@ def test_every_sentence_of_every_passage_is_stored_with_its_vector(tiny_settings
         assert passage.char_start <= start < end <= passage.char_end
         sentence = data.texts[passage.doc_id].text[start:end]
         assert vector == pytest.approx(fake_embedder.encode([sentence])[0])
+
+
+def test_a_sentence_is_encoded_once_for_its_vector_and_token_vectors_unless_the_matcher_reads_it_expanded(
+    tmp_path,
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "crps.txt").write_text("Ketamine in CRPS\n\nComplex regional pain syndrome (CRPS) is painful. "
+                                     "Ketamine helped most patients. CRPS pain returned later.", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake")
+    embedder = SmallTokenEmbedder()
+    report = build(settings, embedder)
+
+    data = load_index(settings.index_dir)
+    texts = [data.texts[data.passages[r].doc_id].text[a:b]
+             for r, a, b in zip(data.sentences.rows, data.sentences.starts, data.sentences.ends, strict=True)]
+    assert texts == ["Ketamine in CRPS", "Complex regional pain syndrome (CRPS) is painful.",
+                     "Ketamine helped most patients.", "CRPS pain returned later."]
+    assert [tuple(pair) for pair in data.expansions] == [("CRPS", "complex regional pain syndrome")]
+    # four sentences, each encoded once with its token vectors (a pass that gives its vector too);
+    # the matcher reads two with CRPS expanded ("Ketamine in CRPS (complex regional pain
+    # syndrome)"; the second sentence spells it out already), so those two are encoded again,
+    # alone, for their own vectors
+    assert (report.embedded, report.sentences_embedded, report.tokens_encoded) == (1, 4, 4)
+    assert embedder.calls == 1 + 4 + 2
+    np.testing.assert_array_equal(data.sentences.vectors, embedder.encode(texts))
 
 
 def test_manifest_records_how_the_index_was_built(tiny_settings, fake_embedder):

@@ -69,18 +69,31 @@ def test_a_crashed_build_resumes_without_re_embedding_and_equals_an_uninterrupte
     assert report.passages == uninterrupted.passages
     assert report.embedded == uninterrupted.passages - committed  # only skin and sleep embedded now
     assert first.calls + second.calls == whole_embedder.calls  # no text encoded twice
+    assert first.token_calls + second.token_calls == whole_embedder.token_calls
     assert fingerprint(settings.index_dir) == fingerprint(whole.index_dir)
     assert not (settings.index_dir / "builds" / STAGING).exists()  # removed once published
 
 
-def test_a_crash_while_storing_token_vectors_keeps_every_committed_vector(settings):
+def test_a_crash_while_storing_sentence_vectors_keeps_every_committed_vector(settings):
+    whole = settings.model_copy(update={"index_dir": settings.index_dir.parent / "whole"})
+    whole_embedder = SmallTokenEmbedder()
+    build(whole, whole_embedder)
+    first = SmallTokenEmbedder()
     with pytest.raises(CrashError):
-        build(settings, SmallTokenEmbedder(), on_batch=crash_at(4 + 1))  # after batch 1's token vectors
+        build(settings, first, on_batch=crash_at(4 + 1))  # after batch 1's sentences (4 batches of passages first)
     second = SmallTokenEmbedder()
     report = build(settings, second)
-    assert (report.embedded, report.sentences_embedded, second.calls) == (0, 0, 0)
-    tokens = load_index(settings.index_dir).tokens
-    assert report.tokens_encoded == sum(1 for doc_id in tokens.doc_ids if doc_id in ("skin", "sleep"))
+
+    data = load_index(settings.index_dir)
+    resumed = {"skin", "sleep"}  # batches 2 and 3: only their sentences are encoded now
+    sentences = {(data.passages[int(r)].doc_id, int(a), int(b))
+                 for r, a, b in zip(data.sentences.rows, data.sentences.starts, data.sentences.ends, strict=True)}
+    assert report.embedded == 0  # every passage vector was committed before the crash
+    assert report.sentences_embedded == sum(1 for doc_id, _, _ in sentences if doc_id in resumed)
+    assert report.tokens_encoded == sum(1 for doc_id in data.tokens.doc_ids if doc_id in resumed)
+    assert first.calls + second.calls == whole_embedder.calls  # no text encoded twice
+    assert first.token_calls + second.token_calls == whole_embedder.token_calls
+    assert fingerprint(settings.index_dir) == fingerprint(whole.index_dir)
 
 
 def test_a_stage_made_with_other_settings_is_discarded(settings):

@@ -106,5 +106,6 @@ def test_an_index_from_before_stored_token_vectors_is_stale_and_refreshed_cheapl
     assert is_stale(tiny_settings) == "the index predates stored token vectors"
     calls = embedder.calls
     refreshed = build(tiny_settings, embedder)
-    assert embedder.calls == calls and refreshed.embedded == 0  # passage and sentence vectors reused
+    assert (refreshed.embedded, refreshed.sentences_embedded) == (0, 0)  # passage and sentence vectors reused
+    assert embedder.calls - calls == refreshed.tokens_encoded  # one pass a sentence, for its token vectors
     assert is_stale(tiny_settings) is None

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from crps_qa.errors import ConfigError
-from crps_qa.index.build import embed_cached, token_table
-from crps_qa.index.embed import Embedder, TokenEncoder
+from crps_qa.index.embed import Embedder
+from crps_qa.index.encodings import embed_cached, token_capable, token_table
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.store import IndexData, SentenceTable, make_dense
 from crps_qa.index.tokens import TokenTable, TokenWriter
@@ -153,13 +153,6 @@ def _sentences_with_tokens(
     return np.stack([pooled[t] for t in match_texts]), writer.table(table_keys, [first[k] for k in table_keys])
 
 
-def _token_capable(embedder: Embedder) -> bool:
-    if not isinstance(embedder, TokenEncoder):
-        return False
-    probe = embedder.encode_tokens(["probe"])[0].vectors
-    return probe.ndim == 2 and probe.shape[1] == embedder.dimension
-
-
 def build_beir_index(
     corpus: Sequence[dict], embedder: Embedder, *, batch_size: int, cache: Path | None, sentences: bool = True,
     tokens: bool = True,
@@ -187,7 +180,7 @@ def build_beir_index(
         keys = [(passages[r].doc_id, int(a), int(b)) for r, a, b in zip(rows, starts, ends, strict=True)]
         vector_file = None if cache is None else sentence_cache(cache)
         token_folder = None if cache is None else token_cache(cache)
-        tokens = tokens and _token_capable(embedder)
+        tokens = tokens and token_capable(embedder)
         if tokens and token_folder is not None and (token_folder / "token_index.npz").exists():
             token_table_ = TokenTable.load(token_folder)
             if token_table_ is None or len(token_table_) != len(set(keys)):

@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from crps_qa.index.build import (
-    MATCH_TEMPLATE,
-    chunking_settings,
-    corpus_expansions,
-    embed_cached,
-    embedding_text,
-    sentence_spans,
-    token_table,
-)
+from crps_qa.index.build import chunking_settings, corpus_expansions, embedding_text, sentence_spans
 from crps_qa.index.embed import Embedder
+from crps_qa.index.encodings import MATCH_TEMPLATE, embed_cached, sentence_encodings
 from crps_qa.index.lexical import Bm25Index
 from crps_qa.index.manifest import FORMAT_VERSION
 from crps_qa.index.staging import Stage
-from crps_qa.index.store import IndexData, SentenceTable, new_build_id, utc_now
+from crps_qa.index.store import IndexData, SentenceEncodings, SentenceTable, new_build_id, utc_now
 from crps_qa.index.tokens import TokenTable, TokenWriter
 from crps_qa.ingest.catalog import describe
 from crps_qa.ingest.chunk import chunk_document
@@ -92,14 +86,14 @@ def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """What committed batches depend on: another value empties the stage."""
     return {"format_version": FORMAT_VERSION, "model": settings.model, "dimension": embedder.dimension,
             "chunking": chunking_settings(settings), "batch_documents": settings.index_batch_documents,
-            "match_template": MATCH_TEMPLATE}
+            "match_template": MATCH_TEMPLATE, "stage_layout": 2}
 
 
 def embed_batch(
     batch: Sequence[PreparedDocument], settings: Settings, embedder: Embedder, cache: MutableMapping,
-) -> tuple[dict[str, Any], dict[str, np.ndarray], tuple[int, int]]:
-    """One batch of prepared documents embedded: (meta, arrays, (passages embedded, sentences
-    embedded)) as :meth:`Stage.commit` stores them."""
+) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
+    """One batch of prepared documents embedded: (meta, arrays, passages embedded) as
+    :meth:`Stage.commit` stores them (passage vectors, and the spans of their sentences)."""
     texts = {d.doc_id: d.clean for d in batch}
     documents = {d.doc_id: d.info for d in batch}
     passages = [p for d in batch for p in d.passages]
@@ -108,20 +102,16 @@ def embed_batch(
         "info": d.info.to_dict(), "text": d.clean.text, "page_starts": list(d.clean.page_starts),
         "sections": [[section.start, section.title] for section in d.clean.sections],
     } for d in batch]
-    embed = {"batch_size": settings.batch_size, "progress": False}
     inputs = [embedding_text(documents[p.doc_id], p) for p in passages]
-    vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, **embed)
-    # Each sentence on its own, without title context: re-scoring asks "does one sentence of
-    # this passage say what the question asks?", which a whole-passage vector blurs.
+    vectors, keys, embedded = embed_cached(inputs, settings.model, embedder, cache, batch_size=settings.batch_size,
+                                           progress=False)
+    # the sentences' spans; their vectors come with their token vectors (staged_sentences), once
+    # the corpus's abbreviations are known
     rows, starts, ends = sentence_spans(texts, passages)
-    sentence_texts = [texts[passages[r].doc_id].text[a:b] for r, a, b in zip(rows, starts, ends, strict=True)]
-    sentence_vectors, sentence_keys, sentences_embedded = embed_cached(sentence_texts, settings.model, embedder, cache,
-                                                                 **embed)
     meta = {"sources": [[d.doc_id, d.sha256] for d in batch], "documents": described,
-            "passages": [p.to_dict() for p in passages], "vector_keys": keys, "sentence_keys": sentence_keys}
-    arrays = {"vectors": vectors, "sentence_rows": rows, "sentence_starts": starts, "sentence_ends": ends,
-              "sentence_vectors": sentence_vectors}
-    return meta, arrays, (embedded, sentences_embedded)
+            "passages": [p.to_dict() for p in passages], "vector_keys": keys}
+    arrays = {"vectors": vectors, "sentence_rows": rows, "sentence_starts": starts, "sentence_ends": ends}
+    return meta, arrays, embedded
 
 
 def assemble(
@@ -130,8 +120,8 @@ def assemble(
 ) -> IndexData:
     """The committed batches joined, in corpus order, as one index (without its dense index and
     token table yet): passage row i of batch b is row (passages before b) + i."""
-    texts, documents, hashes, passages, keys, sentence_keys = {}, {}, {}, [], [], []
-    vectors, spans, sentence_vectors = [], ([], [], []), []
+    texts, documents, hashes, passages, keys = {}, {}, {}, [], []
+    vectors, spans = [], ([], [], [])
     for meta, arrays in parts:
         for d in meta["documents"]:
             texts[d["doc_id"]] = CleanDocument(doc_id=d["doc_id"], text=d["text"], page_starts=tuple(d["page_starts"]),
@@ -143,11 +133,10 @@ def assemble(
         spans[2].append(arrays["sentence_ends"])
         passages.extend(Passage(**p) for p in meta["passages"])
         vectors.append(arrays["vectors"])
-        sentence_vectors.append(arrays["sentence_vectors"])
         keys += meta["vector_keys"]
-        sentence_keys += meta["sentence_keys"]
-    sentences = SentenceTable(*(np.concatenate(column).astype(np.int64) for column in spans),
-                              np.concatenate(sentence_vectors).astype(np.float32))
+    spans_ = [np.concatenate(column).astype(np.int64) for column in spans]
+    # the sentences' vectors: filled in by staged_sentences
+    sentences = SentenceTable(*spans_, np.zeros((len(spans_[0]), embedder.dimension), dtype=np.float32))
     manifest = {
         "format_version": FORMAT_VERSION,
         "build_id": new_build_id(),
@@ -161,7 +150,6 @@ def assemble(
         "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
         "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
         "vector_keys": keys,
-        "sentence_keys": sentence_keys,
     }
     passage_vectors = np.concatenate(vectors).astype(np.float32)
     return IndexData(manifest, documents, texts, passages, passage_vectors, None,
@@ -169,50 +157,56 @@ def assemble(
                      sentences=sentences)
 
 
-def staged_tokens(
+def staged_sentences(
     stage: Stage, parts: list[tuple[dict, dict[str, np.ndarray]]], data: IndexData, embedder: Embedder,
-    settings: Settings, previous: TokenTable | None = None, previous_keys: Sequence[str] = (), *,
-    on_batch: Callable[[int], None] | None = None,
-) -> tuple[TokenTable | None, list[str], int]:
-    """The (compressed) token table of every sentence, batch by batch, each batch committed to
-    the stage (under the corpus's expansions, which the sentences are read with: see
-    ``token_table``); sentences of the ``previous`` build's table are reused. One batch's table is
-    the index's as it is; several are joined under one codec (:class:`crps_qa.index.tokens.TokenWriter`)."""
+    settings: Settings, cache: Mapping[str, np.ndarray], previous: TokenTable | None = None,
+    previous_keys: Sequence[str] = (), *, on_batch: Callable[[int], None] | None = None,
+) -> SentenceEncodings:
+    """The sentences' vectors and (compressed) token table (:func:`sentence_encodings`), batch by
+    batch, each batch committed to the stage (under the corpus's expansions, which the matcher
+    reads sentences with); vectors in ``cache`` and sentences of the ``previous`` build's table are
+    reused. One batch's table is the index's as it is; several are joined under one codec
+    (:class:`crps_qa.index.tokens.TokenWriter`)."""
     expansions = hashlib.sha256(json.dumps(data.expansions).encode()).hexdigest()[:16]
-    tables, encoded, row = [], 0, 0
+    done: list[SentenceEncodings] = []
+    row = 0
     for number, (meta, _) in enumerate(parts):
         ids = {d["doc_id"] for d in meta["documents"]}
         rows = range(row, row + len(meta["passages"]))
         row = rows.stop
-        saved = stage.tokens(number, expansions)
-        if saved is None:
-            table, batch_keys, count = token_table(_batch_view(data, ids, rows), embedder, settings.model, previous,
-                                                   previous_keys, batch_size=settings.batch_size)
-            if table is None:
-                return None, [], 0
-            stage.commit_tokens(number, expansions, table, batch_keys)
-            encoded += count
+        encodings = stage.sentences(number, expansions)
+        if encodings is None:  # new vectors go to this batch's own map: the cache does not grow with the corpus
+            encodings = sentence_encodings(_batch_view(data, ids, rows), embedder, settings.model,
+                                           ChainMap({}, cache), previous, previous_keys, batch_size=settings.batch_size)
+            stage.commit_sentences(number, expansions, encodings)
             if on_batch is not None:
                 on_batch(len(parts) + number)
-        else:
-            table, batch_keys = saved
-        tables.append((table, batch_keys))
-    if len(tables) == 1:
-        return tables[0][0], list(tables[0][1]), encoded
+        done.append(encodings)
+    vectors = np.concatenate([e.vectors for e in done]).astype(np.float32)
+    keys = [key for e in done for key in e.keys]
+    counts = sum(e.embedded for e in done), sum(e.tokens_encoded for e in done)
+    if any(e.tokens is None and len(e.keys) for e in done):  # the embedder has no token vectors
+        return SentenceEncodings(vectors, keys, None, [], *counts)
+    done = [e for e in done if e.tokens is not None]  # without the batches that have no sentence
+    if not done:
+        return SentenceEncodings(vectors, keys, None, [], *counts)
+    if len(done) == 1:
+        return replace(done[0], vectors=vectors, keys=keys, embedded=counts[0], tokens_encoded=counts[1])
     writer = TokenWriter(embedder.dimension, previous.codec if previous is not None else None)
-    keys, text_keys = [], []
-    for table, batch_keys in tables:
+    table_keys, text_keys = [], []
+    for e in done:
+        table = e.tokens
         for i, (doc_id, start, end) in enumerate(zip(table.doc_ids, table.starts, table.ends, strict=True)):
-            key = batch_keys[i]
+            key = e.token_keys[i]
             if key not in writer:
                 same_codec = table.codec is not None and table.codec is writer.codec
                 if same_codec:
                     writer.add_codes(key, table.row_codes(i))
                 else:
                     writer.add(key, table.row(i))
-            keys.append((doc_id, int(start), int(end)))
+            table_keys.append((doc_id, int(start), int(end)))
             text_keys.append(key)
-    return writer.table(keys, text_keys), text_keys, encoded
+    return SentenceEncodings(vectors, keys, writer.table(table_keys, text_keys), text_keys, *counts)
 
 
 def _batch_view(data: IndexData, doc_ids: set[str], rows: range) -> IndexData:

@@ -15,8 +15,8 @@ import logging
 import re
 import time
 from collections import ChainMap
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,15 @@ from crps_qa.errors import CrpsQaError, IngestError
 from crps_qa.index.ann import build_dense
 from crps_qa.index.embed import Embedder, TokenEncoder, backend_of
 from crps_qa.index.manifest import FORMAT_VERSION, manifest_backend, read_manifest
-from crps_qa.index.match_text import match_text
 from crps_qa.index.staging import Progress, Stage
 from crps_qa.index.store import (
     BUILDS,
-    IndexData,
     build_lock,
     load_index,
     save_index,
-    vector_key,
 )
 from crps_qa.index.tables import CorpusTables
-from crps_qa.index.tokens import TokenTable, TokenWriter
+from crps_qa.index.tokens import TokenTable
 from crps_qa.ingest.abbrev import QueryExpander, extract_abbreviations, merge
 from crps_qa.ingest.catalog import load_catalog
 from crps_qa.ingest.chunk import split_sentences
@@ -50,8 +47,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the text given to the embedder changes shape, so cached vectors are not reused.
 EMBED_TEMPLATE = "title-section-text/1"
-# The same for the sentence text the word matcher reads (crps_qa.index.match_text.match_text).
-MATCH_TEMPLATE = "caption-expanded/1"
 
 
 def embedding_text(info: DocumentInfo, passage: Passage) -> str:
@@ -139,65 +134,6 @@ def _previous_vectors(settings: Settings) -> tuple[dict[str, np.ndarray], TokenT
     return cache, old.tokens, keys
 
 
-def token_table(
-    data: IndexData, embedder: Embedder, model: str, previous: TokenTable | None = None,
-    previous_keys: Sequence[str] = (), *, batch_size: int,
-) -> tuple[TokenTable | None, list[str], int]:
-    """The token vectors of every distinct sentence as the word matcher reads it, compressed
-    (:mod:`crps_qa.index.tokens`), their cache keys, and how many sentences were encoded;
-    (None, [], 0) when the embedder has no token vectors of its own dimension (they are then
-    encoded at query time). Sentences of the ``previous`` table (cache keys ``previous_keys``)
-    are reused: their codes as they are, with the previous build's codec."""
-    if not isinstance(embedder, TokenEncoder) or data.sentences is None or not len(data.sentences):
-        return None, [], 0
-    probe = embedder.encode_tokens(["probe"])[0].vectors
-    if probe.ndim != 2 or probe.shape[1] != embedder.dimension:
-        return None, [], 0
-    expander = QueryExpander(dict(data.expansions))
-    table = data.sentences
-    keys = sorted({(data.passages[int(r)].doc_id, int(a), int(b))
-                   for r, a, b in zip(table.rows, table.starts, table.ends, strict=True)})
-    # a document indexed without its cleaned text (BEIR) is its one passage, from offset 0
-    documents = {p.doc_id: (p.text, ()) for p in data.passages if p.doc_id not in data.texts and not p.char_start}
-    documents.update({d: (t.text, t.sections) for d, t in data.texts.items()})
-    texts = [match_text(*documents[d], a, b, expander) for d, a, b in keys]
-    text_keys = [vector_key(model, f"{MATCH_TEMPLATE}|{text}") for text in texts]
-    writer = TokenWriter(embedder.dimension, previous.codec if previous is not None else None)
-    if previous is not None:
-        wanted = set(text_keys)
-        for i, key in enumerate(previous_keys):
-            if key in wanted and key not in writer:
-                if previous.codec is not None:
-                    writer.add_codes(key, previous.row_codes(i))
-                else:
-                    writer.add(key, previous.row(i))
-    todo = list(dict.fromkeys(k for k in text_keys if k not in writer))
-    first = {k: i for i, k in reversed(list(enumerate(text_keys)))}
-    for start in range(0, len(todo), batch_size * 64):  # long runs: an encoder sorts each by length
-        batch = todo[start : start + batch_size * 64]
-        encoded = embedder.encode_tokens([texts[first[k]] for k in batch], batch_size=batch_size)
-        for key, tv in zip(batch, encoded, strict=True):
-            writer.add(key, tv.vectors)
-    return writer.table(keys, text_keys), text_keys, len(todo)
-
-
-def embed_cached(
-    texts: list[str], model: str, embedder: Embedder, cache: dict[str, np.ndarray], *, batch_size: int,
-    progress: bool,
-) -> tuple[np.ndarray, list[str], int]:
-    """Vectors of ``texts`` (cached ones reused, each distinct new text encoded once), their cache
-    keys, and how many texts were encoded. New vectors are added to ``cache``."""
-    keys = [vector_key(model, text) for text in texts]
-    todo = list(dict.fromkeys(key for key in keys if key not in cache))
-    first = {key: i for i, key in reversed(list(enumerate(keys)))}
-    fresh = embedder.encode([texts[first[key]] for key in todo], batch_size=batch_size, progress=progress)
-    cache.update(zip(todo, fresh, strict=True))
-    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    for i, key in enumerate(keys):
-        vectors[i] = cache[key]
-    return vectors, keys, len(todo)
-
-
 def sentence_spans(texts: dict[str, CleanDocument], passages: list[Passage]) -> tuple[np.ndarray, ...]:
     """(passage row, char_start, char_end) of every sentence of every passage."""
     rows, starts, ends = [], [], []
@@ -222,7 +158,7 @@ def build(
     ``crps_qa.index.batches.DocumentSource``) reads, cleans and chunks the corpus: by default this
     process does (``read_documents``), the Ray build does it in Ray tasks."""
     # here, not at the top: crps_qa.index.batches uses this module's helpers
-    from crps_qa.index.batches import assemble, batches, embed_batch, fingerprint, read_documents, staged_tokens
+    from crps_qa.index.batches import assemble, batches, embed_batch, fingerprint, read_documents, staged_sentences
 
     started = time.perf_counter()
     if embedder.name != settings.model:
@@ -237,14 +173,14 @@ def build(
         cache, previous_tokens, previous_keys = ({}, None, []) if rebuild else _previous_vectors(settings)
         skipped: list[SkippedFile] = []
         meter = Progress(len(files), enabled=progress)
-        parts, embedded, sentences_embedded = [], 0, 0
+        parts, embedded = [], 0
         source = (documents or read_documents)(settings, catalog)  # hook: the Ray build reads in tasks
         for number, batch in enumerate(batches(source, settings.index_batch_documents, skipped)):
             done = stage.committed(number, [(d.doc_id, d.sha256) for d in batch])
             if done is None:
-                meta, arrays, counts = embed_batch(batch, settings, embedder, ChainMap({}, cache))
+                meta, arrays, count = embed_batch(batch, settings, embedder, ChainMap({}, cache))
                 stage.commit(number, meta, arrays)
-                embedded, sentences_embedded = embedded + counts[0], sentences_embedded + counts[1]
+                embedded += count
                 if on_batch is not None:
                     on_batch(number)
             else:
@@ -260,11 +196,12 @@ def build(
         data = assemble(parts, settings, embedder, skipped)
         data.dense, dense_report = build_dense(data.vectors, exact_below=settings.exact_search_below)
         data.manifest["dense"] = dense_report.to_dict()  # index type, efSearch, recall@10 against exact
-        # the word matcher's token vectors of every sentence, so no query or warm-up encodes them
-        data.tokens, token_keys, tokens_encoded = staged_tokens(
-            stage, parts, data, embedder, settings, previous_tokens, previous_keys, on_batch=on_batch
-        )
-        data.manifest["token_keys"] = token_keys
+        # every sentence's vector and the word matcher's token vectors, so no query or warm-up encodes them
+        sentences = staged_sentences(stage, parts, data, embedder, settings, cache, previous_tokens, previous_keys,
+                                     on_batch=on_batch)
+        data.sentences = replace(data.sentences, vectors=sentences.vectors)
+        data.tokens = sentences.tokens
+        data.manifest.update(sentence_keys=sentences.keys, token_keys=sentences.token_keys)
         # the query side's corpus statistics, counted now rather than whenever a pipeline opens
         data.tables = CorpusTables.build(
             data, word_pieces=embedder.word_pieces if isinstance(embedder, TokenEncoder) else None)
@@ -278,8 +215,8 @@ def build(
         passages=len(data.passages),
         embedded=embedded,
         reused=len(data.passages) - embedded,
-        sentences_embedded=sentences_embedded,
+        sentences_embedded=sentences.embedded,
         skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
-        tokens_encoded=tokens_encoded,
+        tokens_encoded=sentences.tokens_encoded,
     )

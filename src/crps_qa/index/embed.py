@@ -61,7 +61,8 @@ class TokenEncoder(Protocol):
         """One TokenVectors per text; texts longer than the model's window are cut to it."""
         ...
 
-    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+    def encode_with_tokens(self, texts: Sequence[str], *, batch_size: int = 32
+                           ) -> tuple[np.ndarray, list[TokenVectors]]:
         """``encode(texts)`` and ``encode_tokens(texts)`` from one pass of the model (a question
         needs both: its vector for search, its token vectors for the answer match)."""
         ...
@@ -155,10 +156,11 @@ class SentenceTransformerEmbedder:
                                      convert_to_numpy=False, show_progress_bar=False)
         return [self._token_vectors(text, output) for text, output in zip(texts, outputs, strict=True)]
 
-    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+    def encode_with_tokens(self, texts: Sequence[str], *, batch_size: int = 32
+                           ) -> tuple[np.ndarray, list[TokenVectors]]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        outputs = self._model.encode(list(texts), output_value=None, convert_to_numpy=False,
+        outputs = self._model.encode(list(texts), batch_size=batch_size, output_value=None, convert_to_numpy=False,
                                      show_progress_bar=False)
         vectors = np.stack([o["sentence_embedding"].detach().cpu().numpy() for o in outputs]).astype(np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -93,9 +93,13 @@ class EmbedActor:
 
     def embed(self, kind: str, texts: list[str], batch_size: int) -> Any:
         """``kind="vectors"``: a (len(texts), dimension) float32 array; ``"tokens"``: a list of each
-        text's (pieces, dimension) token vectors."""
+        text's (pieces, dimension) token vectors; ``"both"``: a list of each text's (vector, token
+        vectors), from one pass."""
         if kind == "vectors":
             return self.embedder.encode(texts, batch_size=batch_size)
+        if kind == "both":
+            vectors, tokens = self.embedder.encode_with_tokens(texts, batch_size=batch_size)  # type: ignore[attr-defined]
+            return [(vector, tv.vectors) for vector, tv in zip(vectors, tokens, strict=True)]
         return [tv.vectors for tv in self.embedder.encode_tokens(texts, batch_size=batch_size)]  # type: ignore[attr-defined]
 
     def word_pieces(self, texts: list[str]) -> list[list[str]]:
@@ -162,8 +166,13 @@ class RayEmbedder:
     def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
         return [TokenVectors((), np.asarray(v, dtype=np.float32)) for v in self._run("tokens", texts, batch_size)]
 
-    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenVectors]]:
-        return self.encode(texts), self.encode_tokens(texts)  # two passes: a build never asks for both
+    def encode_with_tokens(self, texts: Sequence[str], *, batch_size: int = 32
+                           ) -> tuple[np.ndarray, list[TokenVectors]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        both = self._run("both", texts, batch_size)
+        return (np.asarray([vector for vector, _ in both], dtype=np.float32),
+                [TokenVectors((), np.asarray(tokens, dtype=np.float32)) for _, tokens in both])
 
     def word_pieces(self, texts: Sequence[str]) -> list[list[str]]:
         return self.ray.get(self.actors[0].word_pieces.remote(list(texts)))

@@ -6,12 +6,11 @@ Layout (inside ``index_dir/builds/``, beside the finished builds; ``_prune`` ski
             /batch-000000/meta.json       the batch's documents (id, sha256, path, info, text, pages,
                                           sections), passages, and the cache keys of every vector
                          /vectors.npy     passage vectors, row i = passage i of the batch
-                         /sentences.npz   sentence spans (passage row within the batch) ...
-                         /sentence_vectors.npy   ... and their vectors
-            /batch-000000/tokens-<expansions hash>/      the batch's TokenTable and its cache keys
+                         /sentences.npz   sentence spans (passage row within the batch)
+            /batch-000000/sentences-<expansions hash>/   the sentences' vectors, TokenTable and cache keys
 
 A batch is written to ``batch-N.partial`` and renamed when complete, so a folder named
-``batch-N`` is always whole; a token folder is written aside and renamed the same way. A batch is
+``batch-N`` is always whole; a sentences folder is written aside and renamed the same way. A batch is
 reused on resume only when its documents and their hashes are the ones the corpus now puts in
 that batch.
 
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from crps_qa.index.store import TokenTable
+from crps_qa.index.store import SentenceEncodings, TokenTable
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class Stage:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if [tuple(d) for d in meta["sources"]] != [tuple(d) for d in documents]:
             return None
-        arrays = {name: np.load(folder / f"{name}.npy") for name in ("vectors", "sentence_vectors")}
+        arrays = {"vectors": np.load(folder / "vectors.npy")}
         with np.load(folder / "sentences.npz") as spans:
             arrays.update({name: np.asarray(spans[name]) for name in ("sentence_rows", "sentence_starts",
                                                                         "sentence_ends")})
@@ -85,7 +84,6 @@ class Stage:
         shutil.rmtree(final, ignore_errors=True)  # a stale batch of other documents
         tmp.mkdir()
         np.save(tmp / "vectors.npy", arrays["vectors"])
-        np.save(tmp / "sentence_vectors.npy", arrays["sentence_vectors"])
         with open(tmp / "sentences.npz", "wb") as handle:
             np.savez(handle, **{name: arrays[name] for name in ("sentence_rows", "sentence_starts", "sentence_ends")})
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -94,21 +92,28 @@ class Stage:
         os.replace(tmp, final)
         _fsync(self.folder)
 
-    def tokens(self, number: int, expansions: str) -> tuple[TokenTable, list[str]] | None:
-        """Batch ``number``'s token table and its cache keys, as computed under ``expansions``."""
-        folder = self._batch(number) / f"tokens-{expansions}"
+    def sentences(self, number: int, expansions: str) -> SentenceEncodings | None:
+        """Batch ``number``'s sentence vectors and token table, as computed under ``expansions``
+        (nothing counted as encoded: it was, by the run that committed it)."""
+        folder = self._batch(number) / f"sentences-{expansions}"
         if not (folder / "keys.json").exists():
             return None
-        table = TokenTable.load(folder)
-        return (table, json.loads((folder / "keys.json").read_text())) if table is not None else None
+        keys = json.loads((folder / "keys.json").read_text())
+        table = TokenTable.load(folder) if keys["tokens"] is not None else None
+        if keys["tokens"] is not None and table is None:
+            return None
+        return SentenceEncodings(np.load(folder / "vectors.npy"), keys["sentences"], table, keys["tokens"] or [], 0, 0)
 
-    def commit_tokens(self, number: int, expansions: str, table: TokenTable, keys: list[str]) -> None:
-        final = self._batch(number) / f"tokens-{expansions}"
+    def commit_sentences(self, number: int, expansions: str, encodings: SentenceEncodings) -> None:
+        final = self._batch(number) / f"sentences-{expansions}"
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        table.save(tmp)
-        (tmp / "keys.json").write_text(json.dumps(keys))
+        if encodings.tokens is not None:
+            encodings.tokens.save(tmp)
+        np.save(tmp / "vectors.npy", np.asarray(encodings.vectors, dtype=np.float32))
+        tokens = encodings.token_keys if encodings.tokens is not None else None
+        (tmp / "keys.json").write_text(json.dumps({"sentences": encodings.keys, "tokens": tokens}))
         for path in tmp.iterdir():
             _fsync(path)
         os.replace(tmp, final)

@@ -96,6 +96,19 @@ class SentenceTable:
         return cls(*spans, np.load(path.with_name("sentence_vectors.npy"), mmap_mode="r"))
 
 
+@dataclass(frozen=True)
+class SentenceEncodings:
+    """What the sentence stages read of some sentences: a vector per sentence row and the word
+    matcher's token table, with their cache keys and how many texts were encoded for each."""
+
+    vectors: np.ndarray  # row i: sentence row i of the index's SentenceTable
+    keys: list[str]  # each row's vector cache key (the sentence's text)
+    tokens: TokenTable | None  # None: the embedder has no token vectors of its dimension
+    token_keys: list[str]  # each table sentence's cache key (the text the matcher reads)
+    embedded: int  # sentence vectors computed
+    tokens_encoded: int  # sentences whose token vectors were computed
+
+
 @dataclass
 class IndexData:
     """Everything a build produces, in memory. Row i of ``vectors`` is ``passages[i]``."""
