@@ -185,11 +185,10 @@ def staged_sentences(
     vectors = np.concatenate([e.vectors for e in done]).astype(np.float32)
     keys = [key for e in done for key in e.keys]
     counts = sum(e.embedded for e in done), sum(e.tokens_encoded for e in done)
-    if any(e.tokens is None and len(e.keys) for e in done):  # the embedder has no token vectors
+    # a batch without a table: the embedder has no token vectors, or the batch has no sentence
+    if any(e.tokens is None and len(e.keys) for e in done) or all(e.tokens is None for e in done):
         return SentenceEncodings(vectors, keys, None, [], *counts)
-    done = [e for e in done if e.tokens is not None]  # without the batches that have no sentence
-    if not done:
-        return SentenceEncodings(vectors, keys, None, [], *counts)
+    done = [e for e in done if e.tokens is not None]
     if len(done) == 1:
         return replace(done[0], vectors=vectors, keys=keys, embedded=counts[0], tokens_encoded=counts[1])
     writer = TokenWriter(embedder.dimension, previous.codec if previous is not None else None)

@@ -60,8 +60,8 @@ def import_ray() -> Any:
 
 def encoding_order(embedder: Any, texts: Sequence[str]) -> list[int]:
     """The order in which ``embedder.encode(texts)`` runs the texts; cut into runs of its batch
-    size, these are its batches. Padding and (int8) activation ranges depend on which texts share
-    a batch, so a pool that runs the same batches returns the same bits."""
+    size, these are its batches. Padding (torch, float32 ONNX) depends on which texts share a batch,
+    so a pool that runs the same batches returns the same bits (the int8 model runs each text alone)."""
     model = getattr(embedder, "_model", None)
     if model is not None:  # sentence-transformers: longest first, as SentenceTransformer.encode sorts
         order = np.argsort([-model._input_length(text) for text in texts])
